@@ -1,0 +1,1 @@
+"""Enrolment: turning a camera, a video or photos into a user's unlock profile."""

@@ -1,0 +1,1 @@
+"""Export of the unlock pipeline to ONNX for phone-class hardware."""

@@ -1,0 +1,64 @@
+"""Face detector: facenet-pytorch's MTCNN (weights ship inside the package)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+from facenet_pytorch import MTCNN
+
+from models.face import Face
+
+
+class FaceDetector:
+    """MTCNN over BGR frames, returning every face with box, confidence and landmarks."""
+
+    def __init__(
+        self,
+        min_face_size: int = 20,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+        factor: float = 0.709,
+    ) -> None:
+        self.mtcnn = MTCNN(
+            min_face_size=min_face_size,
+            thresholds=list(thresholds),
+            factor=factor,
+            keep_all=True,
+            select_largest=True,
+            device="cpu",
+        ).eval()
+
+    @property
+    def min_face_size(self) -> int:
+        return self.mtcnn.min_face_size
+
+    @torch.inference_mode()
+    def infer(self, image_bgr: np.ndarray) -> list[Face]:
+        """All faces in a BGR uint8 image, largest first."""
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        boxes, probs, points = self.mtcnn.detect(rgb, landmarks=True)
+        return _faces_from(boxes, probs, points)
+
+    @torch.inference_mode()
+    def infer_batch(self, images_bgr: list[np.ndarray]) -> list[list[Face]]:
+        """Faces of several images; images of one size run as a single batch."""
+        if not images_bgr:
+            return []
+        if len({im.shape for im in images_bgr}) > 1:
+            return [self.infer(im) for im in images_bgr]
+        rgb = np.stack([cv2.cvtColor(im, cv2.COLOR_BGR2RGB) for im in images_bgr])
+        boxes, probs, points = self.mtcnn.detect(rgb, landmarks=True)
+        return [_faces_from(b, p, q) for b, p, q in zip(boxes, probs, points)]
+
+
+def _faces_from(boxes, probs, points) -> list[Face]:
+    if boxes is None:
+        return []
+    return [
+        Face(
+            box=tuple(float(v) for v in box),
+            confidence=float(prob),
+            landmarks=np.asarray(point, np.float32),
+        )
+        for box, prob, point in zip(boxes, probs, points)
+    ]

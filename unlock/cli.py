@@ -1,0 +1,87 @@
+"""The `faceunlock` command: one subcommand per job, each in its own module.
+
+Command modules import heavy libraries (torch, onnxruntime) only inside their `run`
+functions, so `faceunlock --help` is instant and the ONNX runtime path never loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# (module, function that registers the subcommand's parser)
+COMMAND_MODULES = [
+    "enroll.cli",
+    "unlock.commands.users",
+    "unlock.commands.verify",
+    "unlock.commands.unlock_loop",
+    "unlock.commands.demo",
+    "export.cli",
+    "unlock.commands.evaluate",
+    "unlock.commands.bench",
+    "unlock.commands.info",
+    "unlock.commands.config",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand whose module is present."""
+    parser = argparse.ArgumentParser(
+        prog="faceunlock",
+        description="On-device face unlock: enrol your face, unlock with a webcam, export to ONNX.",
+    )
+    parser.add_argument(
+        "--home", help="data directory (profiles, lockout state); default $FACEUNLOCK_HOME"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (2 for any error a user can act on)."""
+    from unlock.errors import FaceUnlockError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.home:
+        os.environ["FACEUNLOCK_HOME"] = args.home
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except FaceUnlockError as exc:
+        print(f"faceunlock: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("faceunlock: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except MemoryError:
+        print("faceunlock: error: out of memory; use smaller images", file=sys.stderr)
+        return 2
+    except Exception as exc:  # last resort: one line, not a traceback
+        if os.environ.get("FACEUNLOCK_DEBUG"):
+            raise
+        print(
+            f"faceunlock: error: {type(exc).__name__}: {exc} "
+            "(set FACEUNLOCK_DEBUG=1 for a traceback and please report it)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def run_subcommand(command: str) -> None:
+    """Entry for `python -m enroll` / `python -m export`: `faceunlock COMMAND ARGS...`."""
+    sys.exit(main([command, *sys.argv[1:]]))

@@ -1,0 +1,1 @@
+"""One module per `faceunlock` subcommand; each exposes `add_parser(subparsers)`."""

