@@ -1,17 +1,29 @@
 """User profiles: the enrolled embeddings and metadata, one file per user in the data dir.
 
 A profile is JSON (`<data dir>/profiles/<name>.json`) with the enrolled embeddings as
-base64 little-endian float32. Written atomically: a reader never sees half a profile.
+base64 little-endian float32, and an HMAC-SHA256 over its content and the user name
+under a per-install secret key (`<data dir>/secret.key`, created on first use). A
+profile edited by hand, copied from another install, or renamed to another user's file
+fails that check and is refused. Profile and key files are mode 0600 (owner only).
+
+Writes are atomic: temporary file, fsync, rename, fsync of the folder. A process killed
+at any point leaves either the previous profile or the new one, never half of one.
 This module imports no torch, so the ONNX runtime path can read profiles too.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
+import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,13 +33,18 @@ import numpy as np
 from unlock.errors import FaceUnlockError
 from unlock.paths import data_dir
 
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+KEY_FILE = "secret.key"
+KEY_BYTES = 32
+MAX_PROFILE_BYTES = 64 * 1024 * 1024
+_MAC_CONTEXT = b"faceunlock profile v2\x00"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_STALE_TEMP_S = 600  # temporary files of killed writers older than this are removed
 
 
 def check_user_name(name: str) -> str:
     """Return `name` if it is a valid user name, else raise a FaceUnlockError."""
-    if not _NAME_RE.match(name or "") or name in (".", ".."):
+    if not isinstance(name, str) or not _NAME_RE.match(name) or name in (".", ".."):
         raise FaceUnlockError(
             f"invalid user name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -83,51 +100,174 @@ class Profile:
                 appearances=int(data.get("appearances", 1)),
                 extra=dict(data.get("extra", {})),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise FaceUnlockError(
                 f"{origin} is corrupt ({exc}); remove it with `faceunlock users remove` "
                 "and enrol again"
             ) from None
 
 
+def profile_mac(key: bytes, name: str, body: dict) -> str:
+    """HMAC-SHA256 (hex) of a profile's JSON body, bound to the user name it is filed under."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    message = _MAC_CONTEXT + name.encode() + b"\x00" + canonical.encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or unlink in `folder` durable (no-op where directories can't be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_private_file(path: Path, payload: bytes, *, exclusive: bool = False) -> None:
+    """Write `payload` to `path` atomically, mode 0600 (temporary file, fsync, rename).
+
+    With `exclusive`, an existing `path` is left alone and FileExistsError is raised.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            os.link(tmp, path)  # fails if path exists: first writer wins
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def _read_regular_file(path: Path, what: str, limit: int) -> bytes:
+    """Bytes of a regular file (not a symlink, device or fifo), at most `limit` bytes."""
+    try:
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        )
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise FaceUnlockError(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise FaceUnlockError(f"{what} {path} is not a regular file; remove it")
+        if info.st_size > limit:
+            raise FaceUnlockError(f"{what} {path} is too large ({info.st_size} bytes); remove it")
+        return f.read(limit + 1)
+
+
 class ProfileStore:
-    """The profiles in a data directory."""
+    """The profiles in a data directory, signed with the install's secret key."""
 
     def __init__(self, home: str | os.PathLike | None = None) -> None:
         self.home = data_dir(home)
         self.folder = self.home / "profiles"
+        self.key_path = self.home / KEY_FILE
 
     def path(self, name: str) -> Path:
         return self.folder / f"{check_user_name(name)}.json"
 
     def names(self) -> list[str]:
-        """Enrolled user names, sorted."""
+        """Enrolled user names, sorted (files whose name is not a valid user are skipped)."""
         if not self.folder.is_dir():
             return []
-        return sorted(p.stem for p in self.folder.glob("*.json"))
+        return sorted(
+            p.stem for p in self.folder.glob("*.json") if _NAME_RE.match(p.stem) and p.is_file()
+        )
 
     def exists(self, name: str) -> bool:
         return self.path(name).is_file()
 
+    # -- secret key ---------------------------------------------------------------------
+
+    def secret_key(self, create: bool = False) -> bytes:
+        """The install's secret key; created (0600) when `create` and there is none yet."""
+        try:
+            data = _read_regular_file(self.key_path, "secret key", 1024)
+        except FileNotFoundError:
+            if not create:
+                raise FaceUnlockError(
+                    f"the secret key {self.key_path} is missing, so no profile can be "
+                    "trusted; remove the profiles (`faceunlock users remove NAME`) and enrol "
+                    "again"
+                ) from None
+            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+            try:
+                write_private_file(
+                    self.key_path, secrets.token_hex(KEY_BYTES).encode() + b"\n", exclusive=True
+                )
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+            data = _read_regular_file(self.key_path, "secret key", 1024)
+        mode = os.stat(self.key_path).st_mode
+        if mode & 0o077:
+            raise FaceUnlockError(
+                f"the secret key {self.key_path} is readable by other users (mode "
+                f"{stat.S_IMODE(mode):03o}); run `chmod 600 {self.key_path}` and re-enrol, "
+                "since a key others could read no longer protects the profiles"
+            )
+        try:
+            key = bytes.fromhex(data.decode("ascii").strip())
+        except (UnicodeDecodeError, ValueError):
+            key = b""
+        if len(key) != KEY_BYTES:
+            raise FaceUnlockError(
+                f"the secret key {self.key_path} is corrupt; delete it, remove the profiles "
+                "and enrol again"
+            )
+        return key
+
+    # -- profiles -----------------------------------------------------------------------
+
     def load(self, name: str) -> Profile:
-        """The user's profile, or a FaceUnlockError that says what to do."""
+        """The user's profile, or a FaceUnlockError that says what to do.
+
+        Refuses a profile whose HMAC does not match: edited, corrupt, written under
+        another install's key, or renamed from another user's file.
+        """
         path = self.path(name)
-        if not path.is_file():
+        remedy = f"remove it with `faceunlock users remove {name}` and enrol again"
+        try:
+            raw = _read_regular_file(path, "profile", MAX_PROFILE_BYTES)
+        except FileNotFoundError:
             known = ", ".join(self.names()) or "none"
             raise FaceUnlockError(
                 f"unknown user {name!r} (enrolled: {known}); enrol with `faceunlock enroll {name}`"
-            )
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FaceUnlockError(
-                f"profile {path} is unreadable ({exc}); remove it with "
-                f"`faceunlock users remove {name}` and enrol again"
             ) from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise FaceUnlockError(f"profile {path} is unreadable ({exc}); {remedy}") from None
         if not isinstance(data, dict):
-            raise FaceUnlockError(f"profile {path} is corrupt; remove it and enrol again")
+            raise FaceUnlockError(f"profile {path} is corrupt (not a JSON object); {remedy}")
+        mac = data.pop("mac", None)
+        if not isinstance(mac, str):
+            raise FaceUnlockError(
+                f"profile {path} has no integrity code (corrupt, or written by an older "
+                f"faceunlock); {remedy}"
+            )
+        expected = profile_mac(self.secret_key(), name, data)
+        if not hmac.compare_digest(mac, expected):
+            raise FaceUnlockError(
+                f"profile {path} failed its integrity check: it was modified, copied from "
+                f"another install or user, or the secret key changed; refusing it: {remedy}"
+            )
         profile = Profile.from_json(data, origin=f"profile {path}")
-        if profile.name != name:
+        if profile.name != name:  # unreachable without the key, kept as a second guard
             raise FaceUnlockError(f"profile {path} belongs to {profile.name!r}, not {name!r}")
         return profile
 
@@ -135,20 +275,14 @@ class ProfileStore:
         return [self.load(n) for n in self.names()]
 
     def save(self, profile: Profile) -> Path:
-        """Write the profile atomically (temporary file, fsync, rename)."""
+        """Sign and write the profile atomically (temporary file, fsync, rename, fsync dir)."""
         path = self.path(profile.name)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        payload = json.dumps(profile.to_json(), indent=1).encode()
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        key = self.secret_key(create=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        body = json.loads(json.dumps(profile.to_json()))  # sign exactly what is read back
+        body["mac"] = profile_mac(key, profile.name, body)
+        write_private_file(path, json.dumps(body, indent=1).encode())
+        self._remove_stale_temporaries()
         return path
 
     def remove(self, name: str) -> None:
@@ -158,3 +292,12 @@ class ProfileStore:
                 f"unknown user {name!r}; `faceunlock users list` shows who is enrolled"
             )
         path.unlink()
+        fsync_dir(self.folder)
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files left by writers that were killed mid-write."""
+        now = time.time()
+        for tmp in self.folder.glob(".tmp-*"):
+            with contextlib.suppress(OSError):
+                if now - tmp.stat().st_mtime > _STALE_TEMP_S:
+                    tmp.unlink()

@@ -18,10 +18,19 @@ MARGIN_FRACTION = 0.13
 NORMALISATION = {"mean": 127.5, "scale": 1 / 128, "channels": "RGB", "layout": "NCHW"}
 
 
-def crop_face(image_bgr: np.ndarray, face: Face, margin: float = MARGIN_FRACTION) -> np.ndarray:
-    """The face's square-ish crop as a 160 x 160 BGR uint8 image (box grown, clamped)."""
+def crop_face(
+    image_bgr: np.ndarray,
+    face: Face,
+    margin: float = MARGIN_FRACTION,
+    margin_px: float | None = None,
+) -> np.ndarray:
+    """The face's crop as a 160 x 160 BGR uint8 image (box grown, clamped to the image).
+
+    The box grows on each side by `margin` times its longer side, or by `margin_px`
+    pixels when given (the original FaceNet recipe: 16 px on LFW's 250 x 250 images).
+    """
     x1, y1, x2, y2 = face.box
-    grow = margin * max(x2 - x1, y2 - y1)
+    grow = margin_px if margin_px is not None else margin * max(x2 - x1, y2 - y1)
     h, w = image_bgr.shape[:2]
     left = int(np.clip(np.floor(x1 - grow), 0, w - 1))
     top = int(np.clip(np.floor(y1 - grow), 0, h - 1))

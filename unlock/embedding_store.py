@@ -36,24 +36,26 @@ class EmbeddingStore:
         transform_name: str = "none",
         fallback_centre: bool = True,
         cache: Path | None = None,
+        margin_px: float | None = None,
     ) -> None:
         self.root = Path(root).resolve()
         self.pipeline = pipeline
         self.policy = policy
         self.transform = transform
         self.fallback_centre = fallback_centre
-        key = json.dumps(
-            {
-                "root": str(self.root),
-                "policy": policy,
-                "transform": transform_name,
-                "fallback": fallback_centre,
-                "weights": pipeline.weights_sha256,
-                "margin": MARGIN_FRACTION,
-                "min_face": pipeline.detector.min_face_size,
-            },
-            sort_keys=True,
-        )
+        self.margin_px = margin_px
+        setting = {
+            "root": str(self.root),
+            "policy": policy,
+            "transform": transform_name,
+            "fallback": fallback_centre,
+            "weights": pipeline.weights_sha256,
+            "margin": MARGIN_FRACTION,
+            "min_face": pipeline.detector.min_face_size,
+        }
+        if margin_px is not None:  # absent from older keys: their caches stay valid
+            setting["margin_px"] = margin_px
+        key = json.dumps(setting, sort_keys=True)
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         self.path = (cache or cache_dir()) / "embeddings" / f"{digest}.npz"
         self._embeddings: dict[str, np.ndarray] = {}
@@ -118,7 +120,10 @@ class EmbeddingStore:
                         image = self.transform(image, name)
                     images.append(image)
                 embs, flipped, found = self.pipeline.embed_images(
-                    images, self.policy, fallback_centre=self.fallback_centre
+                    images,
+                    self.policy,
+                    fallback_centre=self.fallback_centre,
+                    margin_px=self.margin_px,
                 )
                 for name, emb, emb_flip, ok in zip(chunk, embs, flipped, found):
                     self._embeddings[name] = emb

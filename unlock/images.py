@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -30,6 +32,28 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
         return (10**6, 10**6)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Silence what C libraries print on fd 2 (libpng's warnings on broken files)."""
+    if os.environ.get("FACEUNLOCK_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        yield
+        return
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Decode image bytes into a BGR uint8 array (any depth, alpha or palette is converted)."""
     if not data:
@@ -41,7 +65,8 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
             f"{MAX_PIXELS // 1_000_000} megapixels faceunlock accepts; resize it first"
         )
     array = np.frombuffer(data, np.uint8)
-    image = cv2.imdecode(array, cv2.IMREAD_COLOR)
+    with _native_stderr_silenced():
+        image = cv2.imdecode(array, cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise FaceUnlockError(f"{name}: not a readable image (corrupt, truncated or not an image)")
     return image
@@ -54,6 +79,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise FaceUnlockError(f"{path}: no such file")
     if path.is_dir():
         raise FaceUnlockError(f"{path}: is a folder, not an image")
+    if not path.is_file():  # a device or fifo (/dev/zero, a pipe) would never end
+        raise FaceUnlockError(f"{path}: not a regular file, not an image")
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise FaceUnlockError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MB; not an image")

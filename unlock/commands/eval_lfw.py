@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
             f"e.g. {missing[0]}"
         )
     pipeline = FacePipeline()
-    store = EmbeddingStore(images_dir, pipeline, policy="nearest_centre")
+    store = EmbeddingStore(images_dir, pipeline, policy="nearest_centre", margin_px=args.margin_px)
     emb, found = store.embeddings(
         [images_dir / f for f in files], flip=not args.no_flip, progress=not args.quiet
     )
@@ -148,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         "no_face": int((~found).sum()),
         "images": len(files),
         "flip": not args.no_flip,
+        "margin_px": args.margin_px,
         "weights_sha256": pipeline.weights_sha256,
     }
     print(f"LFW 10-fold accuracy  {result['accuracy'] * 100:.2f} % +- {accs.std() * 100:.2f}")
@@ -181,5 +182,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="write the figures as JSON here")
     p.add_argument("--plot", help="write a ROC curve PNG here")
     p.add_argument("--no-flip", action="store_true", help="do not add the mirrored crop")
+    p.add_argument(
+        "--margin-px",
+        type=float,
+        default=None,
+        help="grow boxes by this many pixels per side instead of the product's 13 %% of "
+        "the box (the original FaceNet LFW recipe is 16)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

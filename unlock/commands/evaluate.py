@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import importlib
 
-EVAL_MODULES = ["unlock.commands.eval_lfw", "unlock.commands.eval_unlock"]
+EVAL_MODULES = [
+    "unlock.commands.eval_lfw",
+    "unlock.commands.eval_unlock",
+    "unlock.commands.eval_liveness",
+]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

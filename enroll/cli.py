@@ -1,0 +1,53 @@
+"""`faceunlock enroll NAME --source SRC [--frames N] [--add]`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def run(args: argparse.Namespace) -> int:
+    """Enrol a user; exit 2 (FaceUnlockError) when not enough good frames come."""
+    from enroll.enrolment import enrol
+    from enroll.profile import ProfileStore
+    from unlock.runtime import load_pipeline
+
+    pipeline = load_pipeline(args.runtime)
+    profile = enrol(
+        pipeline,
+        args.source,
+        args.name,
+        frames=args.frames,
+        add=args.add,
+        store=ProfileStore(),
+        progress=not args.quiet,
+        snapshots=args.save_snapshots,
+    )
+    print(
+        f"{profile.name}: {len(profile.embeddings)} enrolled embeddings, "
+        f"{profile.appearances} appearance(s)"
+    )
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `enroll`."""
+    from unlock.runtime import add_runtime_argument
+
+    p = sub.add_parser("enroll", help="enrol a face from a camera, video, photo or folder")
+    p.add_argument("name", help="user name (letters, digits, '.', '_', '-')")
+    p.add_argument(
+        "--source",
+        default="0",
+        help="camera index (default 0), a video file, one image, or a folder of images",
+    )
+    p.add_argument("--frames", type=int, default=20, help="good frames to enrol (default 20)")
+    p.add_argument("--add", action="store_true", help="add another appearance to the user")
+    p.add_argument("--quiet", action="store_true", help="no per-frame progress")
+    p.add_argument(
+        "--save-snapshots",
+        action="store_true",
+        help="also keep the enrolled face crops (PNG, owner-only) in the data dir; "
+        "by default no face image is stored",
+    )
+    add_runtime_argument(p)
+    p.set_defaults(func=run)

@@ -1,0 +1,314 @@
+"""Enrolment: read a source, keep the good frames, write the user's profile.
+
+A source is a camera index ("0"), a video file, one image, or a folder of images. Every
+candidate frame goes through the quality gates (`enroll.quality`): a face (the largest),
+big enough, confident, not too dark, not blurred. Frames of a video or camera must also
+vary (near-identical frames are skipped) and show one person (frames of anyone else are
+dropped). When not enough good frames come, enrolment raises FaceUnlockError saying why,
+and nothing is written. One still photo is a valid source: it enrols one embedding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from enroll.profile import Profile, ProfileStore, check_user_name, write_private_file
+from enroll.quality import QualityGates, check_frame, consensus_members, select_varied
+from models.crop import crop_face
+from models.face import choose_face
+from unlock.errors import FaceUnlockError
+from unlock.images import IMAGE_SUFFIXES, list_images, load_image
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+CAMERA_TIMEOUT_S = 30.0
+CANDIDATES_PER_FRAME = 3  # a video is sampled at up to this many candidates per wanted frame
+MAX_EMBEDDINGS = 200  # per profile, over all appearances
+
+
+@dataclass
+class EnrolmentReport:
+    """What happened to the candidate frames."""
+
+    kind: str
+    candidates: int = 0
+    accepted: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    def reasons(self) -> str:
+        if not self.rejected:
+            return "no frames"
+        return "; ".join(f"{n} x {why}" for why, n in self.rejected.most_common())
+
+
+def source_kind(source: str) -> str:
+    """'camera', 'video', 'image' or 'folder' (or a FaceUnlockError for a bad source)."""
+    if source.isdigit():
+        return "camera"
+    path = Path(source)
+    if path.is_dir():
+        return "folder"
+    if not path.exists():
+        raise FaceUnlockError(f"{source}: no such file, folder or camera index")
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    raise FaceUnlockError(
+        f"{source}: not a known image or video type; use a camera index, a video "
+        f"({', '.join(VIDEO_SUFFIXES)}), an image or a folder of images"
+    )
+
+
+def _video_frames(path: str, frames: int) -> Iterator[tuple[str, np.ndarray]]:
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise FaceUnlockError(f"{path}: cannot be opened as a video")
+    try:
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        wanted = frames * CANDIDATES_PER_FRAME
+        step = max(1, total // wanted) if total > 0 else 1
+        index = 0
+        while True:
+            if index % step == 0:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                yield f"frame {index}", frame
+            elif not capture.grab():
+                break
+            index += 1
+    finally:
+        capture.release()
+
+
+def _camera_frames(index: int) -> Iterator[tuple[str, np.ndarray]]:
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise FaceUnlockError(f"camera {index} cannot be opened (is it connected and free?)")
+    try:
+        start, n = time.monotonic(), 0
+        while time.monotonic() - start < CAMERA_TIMEOUT_S:
+            ok, frame = capture.read()
+            if not ok:
+                raise FaceUnlockError(f"camera {index} stopped delivering frames")
+            n += 1
+            if n % 2 == 0:  # every other frame: consecutive frames are near-identical
+                yield f"frame {n}", frame
+    finally:
+        capture.release()
+
+
+def _folder_images(folder: Path, report: EnrolmentReport) -> Iterator[tuple[str, np.ndarray]]:
+    files = list_images(folder)
+    if not files:
+        raise FaceUnlockError(f"{folder}: no images in this folder")
+    for path in files:
+        try:
+            yield path.name, load_image(path)
+        except FaceUnlockError:
+            report.candidates += 1
+            report.rejected["unreadable image"] += 1
+
+
+def _required(kind: str, frames: int, folder_size: int) -> int:
+    if kind == "image":
+        return 1
+    if kind == "folder":
+        return min(frames, folder_size, 3)
+    if kind == "video":
+        return max(1, min(frames, math.ceil(frames / 2)))
+    return frames
+
+
+def collect_embeddings(
+    pipeline,
+    source: str,
+    frames: int,
+    gates: QualityGates,
+    progress: bool,
+    snapshots: list | None = None,
+) -> tuple[np.ndarray, EnrolmentReport]:
+    """Embeddings of the good, varied, same-person frames of `source` (or FaceUnlockError).
+
+    With a `snapshots` list, the 160 x 160 face crops of the kept frames are appended to it.
+    """
+    kind = source_kind(source)
+    report = EnrolmentReport(kind)
+    started = time.perf_counter()
+    folder_size = len(list_images(source)) if kind == "folder" else 1
+    if kind == "camera":
+        stream = _camera_frames(int(source))
+    elif kind == "video":
+        stream = _video_frames(source, frames)
+    elif kind == "folder":
+        stream = _folder_images(Path(source), report)
+    else:
+        stream = iter([(Path(source).name, load_image(source))])
+    want = frames if kind in ("camera", "video") else min(frames, folder_size)
+    crops: list[np.ndarray] = []
+    for label, image in stream:
+        report.candidates += 1
+        face = choose_face(pipeline.detect(image), image.shape, "largest")
+        if face is None:
+            reason = "no face"
+        else:
+            crop = crop_face(image, face)
+            reason = check_frame(face, crop, gates)
+        if reason is None:
+            crops.append(crop)
+        else:
+            report.rejected[reason.split(" (")[0]] += 1
+        if progress:
+            status = "ok" if reason is None else reason
+            print(f"  {label}: {status} [{len(crops)}/{want}]", file=sys.stderr, flush=True)
+        # a camera stops as soon as it has enough good frames (with room for duplicates)
+        if kind == "camera" and len(crops) >= frames * 2:
+            break
+    embeddings = pipeline.embed_crops(crops) if crops else np.zeros((0, 512), np.float32)
+    order = np.arange(len(embeddings))  # which crop each kept embedding came from
+    if len(embeddings) > 1:
+        members = consensus_members(embeddings, gates.min_same_person)
+        report.rejected["another person's face"] += len(embeddings) - len(members)
+        embeddings, order = embeddings[members], order[members]
+        if kind in ("camera", "video"):
+            kept = select_varied(embeddings, gates.max_similarity, frames)
+            report.rejected["near-identical to another frame"] += len(embeddings) - len(kept)
+            embeddings, order = embeddings[kept], order[kept]
+        embeddings, order = embeddings[:frames], order[:frames]
+    report.accepted = len(embeddings)
+    report.seconds = time.perf_counter() - started
+    required = _required(kind, frames, folder_size)
+    if report.accepted < required:
+        raise FaceUnlockError(
+            f"enrolment failed: {report.accepted} good frame(s) from {source}, need "
+            f"{required} ({report.candidates} looked at; rejected: {report.reasons()}). "
+            "Face the camera in good light, closer, and hold still"
+            if kind in ("camera", "video")
+            else f"enrolment failed: no usable face in {source} (rejected: {report.reasons()}); "
+            "use a sharp, well-lit photo with the face at least "
+            f"{gates.min_face_size} px wide"
+        )
+    if snapshots is not None:
+        snapshots.extend(crops[i] for i in order)
+    return embeddings.astype(np.float32), report
+
+
+def save_snapshots(store: ProfileStore, name: str, crops: list[np.ndarray], stamp: str) -> Path:
+    """Write enrolment face crops as PNG, owner-only (0600 files in a 0700 folder)."""
+    folder = store.home / "snapshots" / name
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    prefix = stamp.replace(":", "").replace("-", "").split(".")[0]
+    for i, crop in enumerate(crops):
+        ok, png = cv2.imencode(".png", crop)
+        if ok:
+            write_private_file(folder / f"{prefix}-{i:03d}.png", png.tobytes())
+    return folder
+
+
+def self_check(scorer, embeddings: np.ndarray) -> float | None:
+    """Median p of each enrolled frame against the others (None for one frame)."""
+    if len(embeddings) < 2:
+        return None
+    ps = [
+        float(scorer.probability(embeddings[i : i + 1], np.delete(embeddings, i, axis=0))[0])
+        for i in range(len(embeddings))
+    ]
+    return float(np.median(ps))
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def enrol(
+    pipeline,
+    source: str,
+    name: str,
+    frames: int = 20,
+    add: bool = False,
+    store: ProfileStore | None = None,
+    progress: bool = True,
+    gates: QualityGates | None = None,
+    snapshots: bool = False,
+) -> Profile:
+    """Enrol `name` from `source` and save the profile; returns it. Writes nothing on failure."""
+    from unlock.scoring import WEIGHTS_PATH, UnlockScorer
+
+    check_user_name(name)
+    if not 1 <= frames <= 100:
+        raise FaceUnlockError(f"--frames must be 1..100, got {frames}")
+    store = store or ProfileStore()
+    existing = None
+    if add:
+        if not store.exists(name):
+            raise FaceUnlockError(f"no user {name!r} to add to; enrol without --add first")
+        existing = store.load(name)
+        if existing.weights_sha256 != pipeline.weights_sha256:
+            raise FaceUnlockError(
+                f"{name} was enrolled with other embedding weights; remove and enrol again"
+            )
+    elif store.exists(name):
+        raise FaceUnlockError(
+            f"user {name!r} is already enrolled; use --add to add an appearance or "
+            f"`faceunlock users remove {name}` first"
+        )
+    crops: list | None = [] if snapshots else None
+    embeddings, report = collect_embeddings(
+        pipeline, source, frames, gates or QualityGates(), progress, crops
+    )
+    scorer = UnlockScorer()
+    now = datetime.now(UTC).isoformat()
+    appearance = {
+        "date": now,
+        "source": source,
+        "kind": report.kind,
+        "frames": int(report.accepted),
+        "candidates": int(report.candidates),
+        "rejected": dict(report.rejected),
+    }
+    if existing is not None:
+        combined = np.concatenate([existing.embeddings, embeddings])[-MAX_EMBEDDINGS:]
+        profile = existing
+        profile.embeddings = combined
+        profile.updated = now
+        profile.appearances += 1
+        profile.source = f"{existing.source}; {source}" if existing.source else source
+        profile.extra.setdefault("appearances", []).append(appearance)
+    else:
+        profile = Profile(
+            name=name,
+            embeddings=embeddings,
+            weights_sha256=pipeline.weights_sha256,
+            source=source,
+            created=now,
+            extra={"appearances": [appearance]},
+        )
+    profile.extra["unlock_net_sha256"] = _file_sha256(WEIGHTS_PATH)
+    profile.extra["self_check_p"] = self_check(scorer, profile.embeddings)
+    store.save(profile)
+    if crops:
+        folder = save_snapshots(store, name, crops, now)
+        if progress:
+            print(f"saved {len(crops)} face snapshot(s) in {folder}", file=sys.stderr)
+    if progress:
+        print(
+            f"enrolled {name}: {report.accepted} frame(s) from {report.kind} {source} "
+            f"in {report.seconds:.1f} s ({len(profile.embeddings)} embeddings in profile)",
+            file=sys.stderr,
+        )
+    return profile

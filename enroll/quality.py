@@ -1,0 +1,74 @@
+"""Quality gates for enrolment frames: face size, brightness, sharpness, variety, identity.
+
+Each gate returns a reason string when a frame fails it (None when it passes), so the
+enrolment can say why it did not get enough good frames. No torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from models.face import Face
+
+
+@dataclass(frozen=True)
+class QualityGates:
+    """Thresholds of the enrolment quality gates."""
+
+    min_face_size: int = 60  # px, shorter side of the detected box
+    min_confidence: float = 0.95  # MTCNN face probability
+    min_brightness: float = 40.0  # mean grey level of the face crop (0-255)
+    min_sharpness: float = 20.0  # variance of the Laplacian of the grey 160 px face crop
+    max_similarity: float = 0.97  # cosine above which two frames count as near-identical
+    min_same_person: float = 0.45  # cosine to the enrolment's consensus face
+
+
+def brightness(crop_bgr: np.ndarray) -> float:
+    """Mean grey level of a face crop."""
+    return float(cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY).mean())
+
+
+def sharpness(crop_bgr: np.ndarray) -> float:
+    """Variance of the Laplacian of the grey face crop: low means blurred."""
+    grey = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def check_frame(face: Face, crop_bgr: np.ndarray, gates: QualityGates) -> str | None:
+    """Why this face is not good enough to enrol, or None if it passes the per-frame gates."""
+    if face.size < gates.min_face_size:
+        return f"face too small ({face.size:.0f} px < {gates.min_face_size} px)"
+    if face.confidence < gates.min_confidence:
+        return f"unsure face ({face.confidence:.2f})"
+    light = brightness(crop_bgr)
+    if light < gates.min_brightness:
+        return f"too dark (mean grey {light:.0f} < {gates.min_brightness:.0f})"
+    sharp = sharpness(crop_bgr)
+    if sharp < gates.min_sharpness:
+        return f"blurred (Laplacian variance {sharp:.0f} < {gates.min_sharpness:.0f})"
+    return None
+
+
+def consensus_members(embeddings: np.ndarray, min_cosine: float) -> np.ndarray:
+    """Indices of the largest group of frames showing the same person as the medoid frame."""
+    if len(embeddings) <= 1:
+        return np.arange(len(embeddings))
+    cos = embeddings @ embeddings.T
+    support = (cos >= min_cosine).sum(axis=1)
+    centre = int(np.argmax(support + cos.mean(axis=1) * 1e-3))
+    return np.flatnonzero(cos[centre] >= min_cosine)
+
+
+def select_varied(embeddings: np.ndarray, max_similarity: float, limit: int) -> list[int]:
+    """Greedy pick of up to `limit` frames, skipping near-duplicates of frames already kept."""
+    kept: list[int] = []
+    for i in range(len(embeddings)):
+        if kept and float(np.max(embeddings[kept] @ embeddings[i])) > max_similarity:
+            continue
+        kept.append(i)
+        if len(kept) == limit:
+            break
+    return kept

@@ -1,0 +1,177 @@
+"""The export bundle for one user: ONNX + .ort files, checked, parity-tested, with a manifest."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from models.crop import MARGIN_FRACTION, NORMALISATION
+from unlock.errors import FaceUnlockError
+
+THRESHOLD = 0.5
+# Parity required of fp32 exports on real faces (int8 figures are reported, not required).
+MAX_P_DIFF = 1e-4
+MIN_COSINE = 0.9999
+DETECTOR = {"thresholds": [0.6, 0.7, 0.7], "factor": 0.709, "nms": "facenet-pytorch 2.5.3"}
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def shipped_unlock_net():
+    """The calibrated unlock network that ships with faceunlock (models/unlock_net.py)."""
+    from models.unlock_net import load_unlock_net
+
+    return load_unlock_net()
+
+
+def parity_crops(pipeline, every: int = 25) -> np.ndarray:
+    """BGR crops of the largest face in the bundled photos and every `every`-th clip frame."""
+    from export.quantize import calibration_frames
+    from models.crop import crop_face
+
+    crops = []
+    for frame in calibration_frames(every):
+        faces = pipeline.detector.infer(frame)
+        if faces:
+            crops.append(crop_face(frame, faces[0]))
+    return np.stack(crops)
+
+
+def _run(path: Path, x: np.ndarray) -> np.ndarray:
+    from unlock.ort_mtcnn import ort_session
+
+    return ort_session(path).run(None, {"image": x})[0]
+
+
+def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unlock_net=None) -> dict:
+    """Write unlock.onnx, embedder.onnx, pnet/rnet/onet.onnx, .ort copies and manifest.json.
+
+    `unlock_net`: a `models.unlock_net.UnlockNet` (default: the shipped, calibrated one).
+    """
+    import torch
+
+    from export.mtcnn_onnx import export_mtcnn
+    from export.onnx_export import (
+        check_model,
+        convert_to_ort,
+        embedder_node_names,
+        export_embedder,
+        export_unlock,
+        quantize_embedder,
+    )
+    from export.quantize import calibration_crops
+    from models.crop import normalise
+    from models.detector import FaceDetector
+    from unlock.pipeline import FacePipeline
+
+    pipeline = FacePipeline()
+    if profile.weights_sha256 != pipeline.weights_sha256:
+        raise FaceUnlockError(
+            f"user {profile.name!r} was enrolled with other FaceNet weights; enrol again"
+        )
+    net = unlock_net if unlock_net is not None else shipped_unlock_net()
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("unlock.onnx", "unlock.ort"):
+        (out / stale).unlink(missing_ok=True)
+    export_mtcnn(out, opset)
+    x = normalise(parity_crops(pipeline))
+    with torch.inference_mode():
+        emb_torch = pipeline.embedder.infer(x)
+    parity: dict = {"faces": int(len(x)), "precision": "int8" if int8 else "fp32"}
+    calibration = calibration_crops(FaceDetector(min_face_size=40)) if int8 else None
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        fp32_embedder = Path(tmp) / "embedder.onnx"
+        export_embedder(fp32_embedder, opset)
+        if int8:
+            quantize_embedder(fp32_embedder, out / "embedder.onnx", crops=calibration)
+        else:
+            os.replace(fp32_embedder, out / "embedder.onnx")
+        fp32_unlock = Path(tmp) / "unlock.onnx"
+        fused = export_unlock(fp32_unlock, net, profile.embeddings, opset)
+        if int8:
+            _, head = embedder_node_names(fp32_unlock)
+            quantize_embedder(
+                fp32_unlock, out / "unlock.onnx", nodes_to_exclude=head, crops=calibration
+            )
+        else:
+            os.replace(fp32_unlock, out / "unlock.onnx")
+        with torch.inference_mode():
+            p_torch = fused(torch.from_numpy(x)).numpy()
+        p_onnx = _run(out / "unlock.onnx", x)
+        parity["max_abs_p_diff"] = float(np.abs(p_onnx - p_torch).max())
+        parity["decisions_agree"] = int(((p_onnx >= THRESHOLD) == (p_torch >= THRESHOLD)).sum())
+    emb_onnx = _run(out / "embedder.onnx", x)
+    parity["min_embedding_cosine"] = float(np.sum(emb_onnx * emb_torch, axis=1).min())
+    if not int8 and (
+        parity["min_embedding_cosine"] < MIN_COSINE or parity["max_abs_p_diff"] > MAX_P_DIFF
+    ):
+        raise RuntimeError(f"the ONNX export does not match torch: {parity}")
+    onnx_files = sorted(out.glob("*.onnx"))
+    for path in onnx_files:
+        check_model(path)
+    convert_to_ort(onnx_files)
+    manifest = _manifest(out, profile, net.meta, int8, opset, parity, pipeline.weights_sha256)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> dict:
+    from models.graph_source import sha256_file
+
+    calibration = dict((net_meta or {}).get("calibration", {}))
+    crop = {"size": 160, "margin_fraction_of_longer_side": MARGIN_FRACTION, "resize": "area"}
+    files = {
+        path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+        for path in sorted(out.iterdir())
+        if path.suffix in (".onnx", ".ort")
+    }
+    return {
+        "format": "faceunlock-onnx-1",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "user": profile.name,
+        "enrolled_faces": int(len(profile.embeddings)),
+        "weights_sha256": weights_sha256,
+        "opset": opset,
+        "precision": "int8 (static QDQ, per-channel)" if int8 else "fp32",
+        "inputs": {
+            "unlock.onnx": {"image": "N x 3 x 160 x 160 float32 face crop"},
+            "embedder.onnx": {"image": "N x 3 x 160 x 160 float32 face crop"},
+            "pnet.onnx": {"image": "1 x 3 x H x W float32 (any H, W >= 12)"},
+            "rnet.onnx": {"image": "N x 3 x 24 x 24 float32"},
+            "onet.onnx": {"image": "N x 3 x 48 x 48 float32"},
+        },
+        "outputs": {
+            "unlock.onnx": {"p": "N x 1, probability the face is the user's"},
+            "embedder.onnx": {"embedding": "N x 512, L2-normalised"},
+            "pnet.onnx": {"reg": "1 x 4 x h x w", "prob": "1 x 2 x h x w"},
+            "rnet.onnx": {"reg": "N x 4", "prob": "N x 2"},
+            "onet.onnx": {"reg": "N x 4", "landmarks": "N x 10", "prob": "N x 2"},
+        },
+        "normalisation": {
+            "crop": {**NORMALISATION, "formula": "(x - 127.5) / 128"},
+            "detector": {"channels": "RGB", "layout": "NCHW", "formula": "(x - 127.5) / 128"},
+        },
+        "crop": crop,
+        "detector": DETECTOR,
+        "threshold": THRESHOLD,
+        "decision": "unlock when p >= threshold",
+        "calibrated_far": calibration.get("far"),
+        "calibration": calibration,
+        "parity": parity,
+        "versions": {
+            p: _version(p)
+            for p in ("faceunlock", "torch", "onnx", "onnxruntime", "facenet-pytorch", "numpy")
+        },
+        "files": files,
+    }

@@ -1,0 +1,70 @@
+"""`faceunlock demo`: the truth check of the bundled clip, and the command end to end."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+
+from unlock.commands.demo import CLIP_SEGMENTS, facing_frames, timeline, verdict
+from unlock.live import LOCKED, NO_FACE, UNLOCKED, FrameResult
+
+LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
+
+
+def results(states: list[tuple[str, str | None]]) -> list[FrameResult]:
+    return [
+        FrameResult(i, i * 33.4, state, p=None if state == NO_FACE else 0.7, user=user)
+        for i, (state, user) in enumerate(states)
+    ]
+
+
+def test_the_annotation_covers_the_clip_once():
+    covered = [i for start, end, *_ in CLIP_SEGMENTS for i in range(start, end + 1)]
+    assert covered == list(range(275))
+    assert facing_frames(LIN) == set(range(82, 211)) and facing_frames(ALEX) == set()
+
+
+def test_verdict_accepts_only_unlocks_on_the_enrolled_mans_facing_frames():
+    ok_run = results([(NO_FACE, None)] * 82 + [(LOCKED, LIN)] * 2 + [(UNLOCKED, LIN)] * 5)
+    assert verdict(LIN, ok_run)[0]
+    early = results([(UNLOCKED, LIN)] + [(LOCKED, LIN)] * 90)
+    good, sentence = verdict(LIN, early)
+    assert not good and "WRONG" in sentence
+    assert not verdict(ALEX, results([(LOCKED, ALEX)] * 90 + [(UNLOCKED, ALEX)]))[0]
+    missed = results([(LOCKED, LIN)] * 100)
+    assert not verdict(LIN, missed)[0]
+    assert verdict(ALEX, results([(LOCKED, ALEX)] * 275))[0]
+
+
+def test_timeline_merges_runs():
+    runs = timeline(results([(NO_FACE, None)] * 3 + [(LOCKED, LIN)] * 2 + [(UNLOCKED, LIN)]), 30)
+    assert [(r["state"], r["first"], r["last"]) for r in runs] == [
+        ("NO FACE", 0, 2),
+        ("LOCKED", 3, 4),
+        (f"UNLOCKED {LIN}", 5, 5),
+    ]
+    assert runs[0]["p_range"] is None and runs[1]["p_range"] == [0.7, 0.7]
+
+
+def test_demo_headless_writes_videos_and_tells_the_truth(tmp_path, monkeypatch, capsys):
+    """The command itself on the first 100 frames (Alex's close-up, then Lin facing it)."""
+    from unlock.scoring import WEIGHTS_PATH
+
+    if not WEIGHTS_PATH.is_file():  # pragma: no cover - only while the network is trained
+        pytest.skip("unlock network weights not built yet")
+    from unlock.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    code = main(["demo", "--json", "--out", str(tmp_path), "--max-frames", "110"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0
+    assert [r["enrolled"] for r in lines] == [LIN, ALEX]
+    lin, alex = lines
+    assert lin["truthful"] and lin["summary"]["result"] == "unlocked"
+    assert 82 <= lin["summary"]["unlocked_at_frame"] < 110
+    assert alex["truthful"] and alex["summary"]["result"] == "locked"
+    video = cv2.VideoCapture(lin["video"])
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 110
+    video.release()

@@ -1,0 +1,273 @@
+"""`faceunlock eval unlock`: FAR and FRR of the unlock network at p = 0.5 on a face data set.
+
+Protocol (DIR holds one folder per identity, LFW's `images/` layout): identities with at
+least M images are users; each enrols with its first K images in name order; every other
+image of theirs is a genuine attempt; impostor attempts are all images of every other
+identity with at least 2 images, except identities the network trained on (listed in the
+shipped weights). The cosine of the live embedding to the enrolled template (normalised
+mean) is the baseline, computed in the same run on the same embeddings.
+
+`--domain degraded` runs the same protocol on images turned into another domain
+(`unlock.domain.degrade`: grayscale, gamma, blur, noise, JPEG), enrolment and attempts
+alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from unlock.errors import FaceUnlockError
+from unlock.images import list_images
+
+FAR_POINTS = (1e-3, 1e-4, 2e-5)
+
+
+def identity_images(data: str | Path) -> dict[str, list[Path]]:
+    """{identity: its images in name order} for a folder of identity folders."""
+    root = Path(data)
+    if (root / "images").is_dir():
+        root = root / "images"
+    if not root.is_dir():
+        raise FaceUnlockError(f"{data}: no such folder (expected one folder per identity)")
+    identities = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        images = list_images(folder)
+        if images:
+            identities[folder.name] = images
+    if not identities:
+        raise FaceUnlockError(f"{root}: no identity folders with images")
+    return identities
+
+
+def frr_at_far(genuine: np.ndarray, impostor: np.ndarray, far: float) -> tuple[float, float]:
+    """(FRR, threshold) at the lowest threshold that accepts at most `far` of impostors."""
+    ranked = np.sort(impostor)[::-1]
+    allowed = int(np.floor(far * len(ranked)))
+    threshold = float(ranked[allowed]) if allowed < len(ranked) else -np.inf
+    return float(np.mean(genuine <= threshold)), threshold
+
+
+def det_points(genuine: np.ndarray, impostor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(FAR, FRR) over all thresholds, for a DET curve."""
+    thresholds = np.unique(np.concatenate([genuine, impostor]))[::-1]
+    imp = np.sort(impostor)
+    gen = np.sort(genuine)
+    far = 1.0 - np.searchsorted(imp, thresholds, side="left") / max(len(imp), 1)
+    frr = np.searchsorted(gen, thresholds, side="left") / max(len(gen), 1)
+    return far, frr
+
+
+def operating_figures(genuine: np.ndarray, impostor: np.ndarray, threshold: float) -> dict:
+    """FRR and FAR at `threshold` (score >= threshold accepts) and FRR at fixed FARs."""
+    result = {
+        "frr": round(float(np.mean(genuine < threshold)), 6),
+        "far": float(np.mean(impostor >= threshold)),
+        "false_accepts": int(np.sum(impostor >= threshold)),
+    }
+    for far in FAR_POINTS:
+        frr, _ = frr_at_far(genuine, impostor, far)
+        result[f"frr_at_far_{far:g}"] = round(frr, 6)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    """`faceunlock eval unlock`."""
+    from unlock.embedding_store import EmbeddingStore
+    from unlock.pipeline import FacePipeline
+    from unlock.scoring import UnlockScorer
+
+    if args.enroll < 1 or args.min_images <= args.enroll:
+        raise FaceUnlockError("need --enroll >= 1 and --min-images > --enroll")
+    identities = identity_images(args.data)
+    scorer = UnlockScorer()
+    trained = set(scorer.meta.get("trained_identities", []))
+    users = [n for n, imgs in identities.items() if len(imgs) >= args.min_images]
+    impostor_ids = [
+        n
+        for n, imgs in identities.items()
+        if len(imgs) >= 2 and n not in trained and n not in set(users)
+    ]
+    if not users:
+        raise FaceUnlockError(f"no identity has {args.min_images} images or more")
+    if not impostor_ids:
+        raise FaceUnlockError("no impostor identities (>= 2 images, not trained on)")
+    if args.max_images:
+        identities = {n: imgs[: args.max_images] for n, imgs in identities.items()}
+    impostor_files = [f for n in impostor_ids for f in identities[n]]
+    if args.max_impostor_images and len(impostor_files) > args.max_impostor_images:
+        # round robin over identities (every identity's first image, then second, ...)
+        rounds = max(len(identities[n]) for n in impostor_ids)
+        ordered = [
+            identities[n][r] for r in range(rounds) for n in impostor_ids if r < len(identities[n])
+        ]
+        impostor_files = ordered[: args.max_impostor_images]
+
+    transform, transform_name = None, "none"
+    if args.domain == "degraded":
+        from unlock.domain import DOMAIN_NAME, degrade
+
+        transform, transform_name = degrade, DOMAIN_NAME
+    pipeline = FacePipeline()
+    root = identities[users[0]][0].parent.parent
+    store = EmbeddingStore(
+        root, pipeline, policy=args.face, transform=transform, transform_name=transform_name
+    )
+    user_files = [f for n in users for f in identities[n]]
+    all_files = user_files + impostor_files
+    emb, found = store.embeddings(all_files, flip=False, progress=not args.quiet)
+    index = {f: i for i, f in enumerate(all_files)}
+
+    imp_rows = [index[f] for f in impostor_files if found[index[f]]]
+    imp_emb = emb[imp_rows]
+    fta_impostor = len(impostor_files) - len(imp_rows)
+    net_gen, net_imp, cos_gen, cos_imp = [], [], [], []
+    fte, fta_genuine, genuine_attempts = 0, 0, 0
+    for name in users:
+        rows = [index[f] for f in identities[name]]
+        enrol_rows = [r for r in rows[: args.enroll] if found[r]]
+        attempts = rows[args.enroll :]
+        if not enrol_rows:
+            fte += 1
+            continue
+        enrolled = emb[enrol_rows]
+        genuine_attempts += len(attempts)
+        live_rows = [r for r in attempts if found[r]]
+        missing = len(attempts) - len(live_rows)
+        fta_genuine += missing
+        template = enrolled.mean(axis=0)
+        template /= np.linalg.norm(template)
+        live = emb[live_rows]
+        # genuine attempts without a face are rejections: score them below everything
+        net_gen.append(np.concatenate([scorer.logit(live, enrolled), np.full(missing, -np.inf)]))
+        cos_gen.append(np.concatenate([live @ template, np.full(missing, -np.inf)]))
+        net_imp.append(scorer.logit(imp_emb, enrolled))
+        cos_imp.append(imp_emb @ template)
+    net_gen, net_imp = np.concatenate(net_gen), np.concatenate(net_imp)
+    cos_gen, cos_imp = np.concatenate(cos_gen), np.concatenate(cos_imp)
+
+    network = operating_figures(net_gen, net_imp, 0.0)  # logit 0 <=> p = 0.5
+    baseline_threshold = float(scorer.meta.get("baseline", {}).get("cosine_threshold", np.nan))
+    baseline = operating_figures(cos_gen, cos_imp, baseline_threshold)
+    baseline["cosine_threshold"] = baseline_threshold
+    result = {
+        "data": str(Path(args.data)),
+        "domain": args.domain,
+        "users": len(users),
+        "enroll": args.enroll,
+        "min_images": args.min_images,
+        "impostor_identities": len(impostor_ids),
+        "impostor_images": len(imp_rows),
+        "excluded_trained_identities": len(trained & set(identities)),
+        "genuine_attempts": genuine_attempts,
+        "impostor_comparisons": len(net_imp),
+        "fte": fte,
+        "fta": fta_genuine + fta_impostor,
+        "fta_genuine": fta_genuine,
+        "fta_impostor": fta_impostor,
+        **network,
+        "calibration": scorer.meta.get("calibration", {}),
+        "baseline": baseline,
+    }
+    _print(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    if args.plot:
+        _plot(args.plot, net_gen, net_imp, cos_gen, cos_imp, result, baseline_threshold)
+    return 0
+
+
+def _print(r: dict) -> None:
+    b = r["baseline"]
+    print(
+        f"{r['users']} users (enrol {r['enroll']}), {r['genuine_attempts']} genuine attempts, "
+        f"{r['impostor_comparisons']} impostor comparisons, domain {r['domain']}"
+    )
+    print(f"fte {r['fte']}, fta {r['fta']} (genuine {r['fta_genuine']})")
+    print(f"{'':24}{'network p>=0.5':>16}{'cosine baseline':>17}")
+    print(f"{'FAR at operating point':24}{r['far']:>16.2e}{b['far']:>17.2e}")
+    print(f"{'FRR at operating point':24}{r['frr'] * 100:>15.2f}%{b['frr'] * 100:>16.2f}%")
+    for far in FAR_POINTS:
+        key = f"frr_at_far_{far:g}"
+        print(f"{'FRR at FAR ' + f'{far:g}':24}{r[key] * 100:>15.2f}%{b[key] * 100:>16.2f}%")
+    print(
+        f"(baseline operating point: cosine >= {b['cosine_threshold']:.4f}, calibrated "
+        "on the same held-out comparisons as the network)"
+    )
+
+
+def _plot(path, net_gen, net_imp, cos_gen, cos_imp, result, baseline_threshold) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, hx, hc) = plt.subplots(1, 3, figsize=(15, 4.2))
+    for label, gen, imp, point in (
+        ("network", net_gen, net_imp, 0.0),
+        ("cosine baseline", cos_gen, cos_imp, baseline_threshold),
+    ):
+        far, frr = det_points(gen[np.isfinite(gen)], imp)
+        line = ax.loglog(np.maximum(far, 1e-7), np.maximum(frr, 1e-4), label=label)[0]
+        ax.plot(
+            max(np.mean(imp >= point), 1e-7),
+            max(np.mean(gen < point), 1e-4),
+            "o",
+            color=line.get_color(),
+        )
+    ax.axvline(2e-5, color="grey", ls=":", lw=1)
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("false reject rate")
+    ax.set_title(f"DET, {result['domain']} ({result['impostor_comparisons']} impostor cmp.)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    for axis, gen, imp, point, title in (
+        (hx, net_gen, net_imp, 0.0, "network logit (p = 0.5 at 0)"),
+        (hc, cos_gen, cos_imp, baseline_threshold, "cosine to template"),
+    ):
+        g = gen[np.isfinite(gen)]
+        bins = np.linspace(min(g.min(), imp.min()), max(g.max(), imp.max()), 80)
+        axis.hist(imp, bins, density=True, alpha=0.5, label="impostor", log=True)
+        axis.hist(g, bins, density=True, alpha=0.5, label="genuine", log=True)
+        axis.axvline(point, color="k", lw=1)
+        axis.set_title(title)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `eval unlock`."""
+    p = sub.add_parser("unlock", help="unlock network FAR/FRR at p = 0.5 vs a cosine baseline")
+    p.add_argument("--data", required=True, help="folder of identity folders (e.g. LFW)")
+    p.add_argument("--enroll", type=int, default=5, help="images each user enrols with")
+    p.add_argument(
+        "--min-images", type=int, default=15, help="images an identity needs to be a user"
+    )
+    p.add_argument(
+        "--domain",
+        choices=("plain", "degraded"),
+        default="plain",
+        help="degraded: grayscale, gamma, blur, noise and JPEG on every image (another domain)",
+    )
+    p.add_argument(
+        "--face",
+        choices=("nearest_centre", "largest"),
+        default="nearest_centre",
+        help="which face of an image is the labelled one (LFW: nearest the centre)",
+    )
+    p.add_argument("--max-images", type=int, default=0, help="use at most N images per identity")
+    p.add_argument(
+        "--max-impostor-images",
+        type=int,
+        default=0,
+        help="use at most N impostor images (round robin over identities)",
+    )
+    p.add_argument("--json", help="write the figures as JSON here")
+    p.add_argument("--plot", help="write a DET curve with score histograms (PNG) here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)

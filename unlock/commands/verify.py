@@ -1,0 +1,59 @@
+"""`faceunlock verify --user NAME IMAGE...`: one JSON line per image.
+
+Each line: `file`, `face` (box [x1, y1, x2, y2] of the largest face, or null), `p` (the
+unlock network's probability, or null without a face) and `unlocked` (p >= 0.5). Exit
+code 0 when every image unlocks, 1 when any does not, 2 on an error (unknown user,
+unreadable image: that image's line carries an `error` field).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def verify_image(pipeline, scorer, profile, path: str) -> dict:
+    """The verdict for one image file as a dict (the JSON line)."""
+    from unlock.errors import FaceUnlockError
+
+    row: dict = {"file": path, "face": None, "p": None, "unlocked": False}
+    try:
+        sample = pipeline.process(path, policy="largest")
+    except FaceUnlockError as exc:
+        row["error"] = str(exc)
+        return row
+    if sample is not None:
+        p = float(scorer.probability(sample.embedding[None], profile)[0])
+        row["face"] = [round(float(v), 1) for v in sample.face.box]
+        row["p"] = round(p, 6)
+        row["unlocked"] = bool(p >= scorer.threshold)
+    return row
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one JSON line per image; 0 if all unlock, 1 if any does not, 2 on error."""
+    from enroll.profile import ProfileStore
+    from unlock.runtime import load_pipeline
+    from unlock.scoring import UnlockScorer
+
+    profile = ProfileStore().load(args.user)
+    scorer = UnlockScorer()
+    pipeline = load_pipeline(args.runtime)
+    rows = []
+    for path in args.images:
+        rows.append(verify_image(pipeline, scorer, profile, path))
+        print(json.dumps(rows[-1]), flush=True)
+    if any("error" in row for row in rows):
+        return 2
+    return 0 if all(row["unlocked"] for row in rows) else 1
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register `verify`."""
+    from unlock.runtime import add_runtime_argument
+
+    p = sub.add_parser("verify", help="check photos against an enrolled user (JSON lines)")
+    p.add_argument("--user", required=True, help="enrolled user name")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files to check")
+    add_runtime_argument(p)
+    p.set_defaults(func=run)

@@ -1,0 +1,42 @@
+"""The other-domain check: a deterministic degradation of face photos.
+
+`degrade(image, name)` turns an LFW photo into a grayscale, harshly lit, blurred, noisy,
+heavily compressed one, the kind of domain shift a webcam in a dim room brings. The
+parameters are drawn from a generator seeded by the file name, so the same file always
+gets the same degradation (the embedding cache stays valid). Used by
+`faceunlock eval unlock --domain degraded` and nowhere in training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import cv2
+import numpy as np
+
+DOMAIN_NAME = "degraded-v1"
+
+
+def _rng(name: str) -> np.random.Generator:
+    seed = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed)
+
+
+def degrade(image_bgr: np.ndarray, name: str) -> np.ndarray:
+    """Grayscale, gamma (0.45-2.2), Gaussian blur, noise and JPEG (quality 15-40), seeded."""
+    rng = _rng(name)
+    grey = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32) / 255.0
+    gamma = float(np.exp(rng.uniform(np.log(0.45), np.log(2.2))))
+    grey = np.power(grey, gamma)
+    contrast = rng.uniform(0.6, 1.3)
+    grey = np.clip((grey - 0.5) * contrast + 0.5, 0.0, 1.0)
+    sigma = rng.uniform(0.6, 1.8)
+    grey = cv2.GaussianBlur(grey, (0, 0), sigma)
+    grey = grey * 255.0 + rng.normal(0.0, rng.uniform(2.0, 8.0), grey.shape)
+    grey = np.clip(grey, 0, 255).astype(np.uint8)
+    quality = int(rng.integers(15, 41))
+    ok, encoded = cv2.imencode(".jpg", grey, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
+        raise RuntimeError("JPEG encoding failed")
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    return cv2.cvtColor(decoded, cv2.COLOR_GRAY2BGR)

@@ -1,0 +1,353 @@
+"""The live unlock loop: per frame the largest face -> crop -> p, then a k-of-n decision.
+
+Runtime-independent (no torch here): it drives any pipeline with the FacePipeline
+interface (`unlock.runtime.load_pipeline`) and the numpy `UnlockScorer`.
+
+Speed: embedding one face costs most of a frame, so finding the face must be cheap.
+`FaceFinder` runs the shared detector on a frame scaled so that the pipeline's minimum
+face size maps onto the loop's (larger) `min_face_size`, and between full detections it
+tracks: it detects only in a small square around the previous face, resized so the face
+is about 64 px. A full detection runs every `refresh_every` frames and whenever the
+track is lost, so a larger face that walks in is picked up within a third of a second.
+Crops are always cut from the full-resolution frame by the shared pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from models.face import Face
+from unlock.config import Config
+
+# Per-frame states (the JSON `state` field); `banner()` turns them into the window's text.
+NO_FACE = "no_face"
+TOO_DARK = "too_dark"
+LOCKED = "locked"
+UNLOCKED = "unlocked"
+LOCKED_OUT = "locked_out"
+MOVE_HEAD = "move_head"
+
+TRACK_FACE_PX = 64  # a tracked face is resized to about this width before detection
+TRACK_CONTEXT = 2.0  # the tracking window is this many face widths across
+
+
+def _scaled_face(face: Face, scale: float, dx: float = 0.0, dy: float = 0.0) -> Face:
+    """A face found in a resized crop, mapped back to frame coordinates."""
+    x1, y1, x2, y2 = face.box
+    box = (x1 / scale + dx, y1 / scale + dy, x2 / scale + dx, y2 / scale + dy)
+    landmarks = np.asarray(face.landmarks, np.float32) / scale + np.float32([dx, dy])
+    return Face(box=box, confidence=face.confidence, landmarks=landmarks)
+
+
+class FaceFinder:
+    """The largest face of at least `min_face_size` px per frame, tracked between frames."""
+
+    def __init__(self, detector, min_face_size: int = 80, refresh_every: int = 10) -> None:
+        self.detector = detector
+        self.min_face_size = min_face_size
+        self.refresh_every = refresh_every
+        self.previous: Face | None = None
+        self.since_full = 0
+        self.last_mode = "full"
+
+    def reset(self) -> None:
+        self.previous = None
+        self.since_full = 0
+
+    def _detect_scaled(self, image: np.ndarray, scale: float) -> list[Face]:
+        if abs(scale - 1.0) > 1e-3:
+            h, w = image.shape[:2]
+            size = (max(12, round(w * scale)), max(12, round(h * scale)))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            scale = size[0] / w
+        return [_scaled_face(f, scale) for f in self.detector.infer(image)] if scale else []
+
+    def full(self, frame: np.ndarray) -> list[Face]:
+        """Every face of at least about `min_face_size` px in the frame, largest first."""
+        scale = min(1.0, self.detector.min_face_size / self.min_face_size)
+        faces = self._detect_scaled(frame, scale)
+        faces = [f for f in faces if f.size >= 0.8 * self.min_face_size]
+        return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    def near(self, frame: np.ndarray, previous: Face) -> Face | None:
+        """The largest face in a small window around `previous` (None when it is gone)."""
+        h, w = frame.shape[:2]
+        side = TRACK_CONTEXT * max(previous.width, previous.height)
+        cx, cy = previous.centre
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+        if x1 - x0 < 24 or y1 - y0 < 24:
+            return None
+        scale = TRACK_FACE_PX / max(previous.width, 1.0)
+        faces = self._detect_scaled(frame[y0:y1, x0:x1], scale)
+        faces = [_shift(f, x0, y0) for f in faces]
+        faces = [f for f in faces if f.size >= 0.8 * self.min_face_size]
+        return max(faces, key=lambda f: f.area) if faces else None
+
+    def find(self, frame: np.ndarray) -> Face | None:
+        """This frame's face: tracked near the last one, or from a full detection."""
+        face = None
+        if self.previous is not None and self.since_full < self.refresh_every:
+            face = self.near(frame, self.previous)
+            self.since_full += 1
+            self.last_mode = "track"
+        if face is None:
+            faces = self.full(frame)
+            face = faces[0] if faces else None
+            self.since_full = 0
+            self.last_mode = "full"
+        self.previous = face
+        return face
+
+
+def _shift(face: Face, dx: float, dy: float) -> Face:
+    x1, y1, x2, y2 = face.box
+    return Face(
+        box=(x1 + dx, y1 + dy, x2 + dx, y2 + dy),
+        confidence=face.confidence,
+        landmarks=np.asarray(face.landmarks, np.float32) + np.float32([dx, dy]),
+    )
+
+
+def frame_is_dark(frame: np.ndarray, threshold: float) -> bool:
+    """True when even the brightest 1 % of the frame is darker than `threshold` (grey level).
+
+    A stage or a desk lamp can light a face in a frame whose mean is low (the bundled
+    clip's frames average 16-35), so the whole-frame test looks at the bright end; the
+    face itself is tested by `face_is_dark`.
+    """
+    small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    return float(np.percentile(grey, 99)) < threshold
+
+
+def face_is_dark(crop_bgr: np.ndarray, threshold: float) -> bool:
+    """True when the face crop's mean grey level is below `threshold`."""
+    return float(cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY).mean()) < threshold
+
+
+@dataclass
+class FrameResult:
+    """What the loop saw and decided on one frame."""
+
+    index: int
+    t_ms: float
+    state: str
+    face: Face | None = None
+    p: float | None = None
+    user: str | None = None  # the enrolled user the face is most like (with `p`)
+    hits: int = 0  # frames of the last n with p >= 0.5 for `user`
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    lockout_s: float = 0.0
+    track: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "frame": self.index,
+            "t_ms": round(self.t_ms, 1),
+            "box": [round(v, 1) for v in self.face.box] if self.face is not None else None,
+            "p": None if self.p is None else round(self.p, 4),
+            "state": self.state,
+            "user": self.user,
+            "ms": {k: round(v, 2) for k, v in self.stage_ms.items()},
+        }
+
+    def banner(self) -> str:
+        """The state as the window shows it."""
+        if self.state == UNLOCKED:
+            return f"UNLOCKED {self.user}"
+        if self.state == LOCKED_OUT:
+            return f"LOCKED OUT {int(np.ceil(self.lockout_s))} s"
+        return {
+            NO_FACE: "NO FACE",
+            TOO_DARK: "TOO DARK",
+            LOCKED: "LOCKED",
+            MOVE_HEAD: "MOVE YOUR HEAD",
+        }[self.state]
+
+
+class ProfileScorer:
+    """p for a live embedding against each enrolled profile; the best user and its p."""
+
+    def __init__(self, profiles: list, scorer) -> None:
+        if not profiles:
+            raise ValueError("no profiles to unlock for")
+        self.profiles = profiles
+        self.scorer = scorer
+
+    def best(self, embedding: np.ndarray) -> tuple[str, float]:
+        scores = [float(self.scorer.probability(embedding[None], pr)[0]) for pr in self.profiles]
+        i = int(np.argmax(scores))
+        return self.profiles[i].name, scores[i]
+
+
+class UnlockLoop:
+    """Per-frame engine: face -> crop -> p -> k-of-n decision (no I/O, no window).
+
+    UNLOCKED on a frame when its own p >= 0.5 and at least k of the last n frames with a
+    face had p >= 0.5 for the same user (and, with liveness, the head has moved). A frame
+    with no face, or too dark, does not count. Dark frames are skipped before detection.
+    """
+
+    def __init__(
+        self,
+        pipeline,
+        profile_scorer: ProfileScorer,
+        config: Config,
+        liveness=None,
+        lockout=None,
+        refresh_every: int = 10,
+    ) -> None:
+        self.pipeline = pipeline
+        self.profile_scorer = profile_scorer
+        self.config = config
+        self.k, self.n = config.k, config.n
+        self.liveness = liveness
+        self.lockout = lockout
+        self.finder = FaceFinder(pipeline.detector, config.min_face_size, refresh_every)
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new attempt: forget the window, the tracked face and liveness."""
+        self.window: deque[str | None] = deque(maxlen=self.n)
+        self.finder.reset()
+        if self.liveness is not None:
+            self.liveness.reset()
+
+    def step(self, frame: np.ndarray, index: int, t_ms: float) -> FrameResult:
+        """Process one BGR frame."""
+        if self.lockout is not None:
+            left = self.lockout.remaining_s()
+            if left > 0:
+                return FrameResult(index, t_ms, LOCKED_OUT, lockout_s=left)
+        ms: dict[str, float] = {}
+        start = time.perf_counter()
+        if frame_is_dark(frame, self.config.dark_threshold):
+            ms["detect"] = (time.perf_counter() - start) * 1000
+            return FrameResult(index, t_ms, TOO_DARK, stage_ms=ms)
+        face = self.finder.find(frame)
+        ms["detect"] = (time.perf_counter() - start) * 1000
+        if face is None:
+            if self.liveness is not None:
+                self.liveness.update(None, frame.shape)
+            return FrameResult(index, t_ms, NO_FACE, stage_ms=ms, track=self.finder.last_mode)
+        sample = self.pipeline.process(frame, faces=[face])
+        ms["crop"] = self.pipeline.timer.ms.get("crop", 0.0)
+        if face_is_dark(sample.crop, self.config.dark_threshold):
+            return FrameResult(index, t_ms, TOO_DARK, face=face, stage_ms=ms)
+        ms["embed"] = self.pipeline.timer.ms.get("embed", 0.0)
+        start = time.perf_counter()
+        user, p = self.profile_scorer.best(sample.embedding)
+        ms["score"] = (time.perf_counter() - start) * 1000
+        hit = p >= 0.5
+        self.window.append(user if hit else None)
+        hits = sum(1 for u in self.window if u == user)
+        state = LOCKED
+        if hit and hits >= self.k:
+            state = UNLOCKED
+        if self.liveness is not None:
+            self.liveness.update(face, frame.shape)
+            if state == UNLOCKED and not self.liveness.is_live:
+                state = MOVE_HEAD
+        return FrameResult(index, t_ms, state, face, p, user, hits, ms, track=self.finder.last_mode)
+
+
+@dataclass
+class Summary:
+    """How an attempt ended (the final `--json` line)."""
+
+    result: str  # unlocked | locked | locked_out | quit
+    user: str | None
+    unlocked_at_frame: int | None
+    time_to_unlock_ms: float | None
+    frames: int
+    face_seen: bool
+    lockout_started: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "result": self.result,
+            "user": self.user,
+            "unlocked_at_frame": self.unlocked_at_frame,
+            "time_to_unlock_ms": (
+                None if self.time_to_unlock_ms is None else round(self.time_to_unlock_ms, 1)
+            ),
+            "frames": self.frames,
+            "face_seen": self.face_seen,
+            "lockout_started": self.lockout_started,
+        }
+
+
+def frames_with_time(source, clock: Callable[[], float] = time.perf_counter) -> Iterator:
+    """(index, t_ms, frame) from a source: wall-clock time for cameras and streams, media
+    time (index / fps) for files and folders, so a file gives the same result on any
+    machine however fast it is processed."""
+    start = clock()
+    index = 0
+    while True:
+        frame = source.read()
+        if frame is None:
+            return
+        t_ms = (clock() - start) * 1000 if source.live else index * 1000.0 / source.fps
+        yield index, t_ms, frame
+        index += 1
+
+
+def run_attempt(
+    loop: UnlockLoop,
+    source,
+    timeout_s: float,
+    on_frame: Callable[[np.ndarray, FrameResult], str | None] | None = None,
+    stop_on_unlock: bool = True,
+) -> Summary:
+    """Run one unlock attempt over a source until unlock, timeout, end of source or quit.
+
+    `on_frame(frame, result)` may return "quit" or "reset". With `stop_on_unlock=False`
+    the whole source is processed (the demo's timeline) and the first unlock is reported.
+    The lockout counter (if the loop has one) is updated when the attempt ends.
+    """
+    first: FrameResult | None = None
+    face_seen = False
+    frames = 0
+    result = "locked"
+    attempt_start_ms = 0.0
+    last: FrameResult | None = None
+    for index, t_ms, frame in frames_with_time(source):
+        if t_ms - attempt_start_ms > timeout_s * 1000:
+            break
+        res = loop.step(frame, index, t_ms)
+        frames += 1
+        last = res
+        face_seen = face_seen or res.face is not None
+        if res.state == UNLOCKED and first is None:
+            first = res
+        action = on_frame(frame, res) if on_frame is not None else None
+        if action == "quit":
+            result = "quit"
+            break
+        if action == "reset":
+            loop.reset()
+            first, face_seen, attempt_start_ms = None, False, t_ms
+            continue
+        if first is not None and stop_on_unlock:
+            break
+        if res.state == LOCKED_OUT and stop_on_unlock and not source.live:
+            break
+    if first is not None:
+        if loop.lockout is not None:
+            loop.lockout.record_success()
+        return Summary(
+            "unlocked", first.user, first.index, first.t_ms - attempt_start_ms, frames, face_seen
+        )
+    if last is not None and last.state == LOCKED_OUT:
+        return Summary("locked_out", None, None, None, frames, face_seen)
+    started = False
+    if result == "locked" and face_seen and loop.lockout is not None:
+        started = loop.lockout.record_failure()
+    return Summary(result, None, None, None, frames, face_seen, started)

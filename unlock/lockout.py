@@ -1,0 +1,87 @@
+"""Lockout after repeated failed unlock attempts, kept in the data directory.
+
+Android asks this of strong biometrics: after `attempts` failed attempts in a row (an
+attempt that ended LOCKED with a face seen), face unlock refuses to run for `duration_s`.
+The counter lives in `<data dir>/lockout.json`, written atomically, so restarting the
+program does not reset it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from unlock.paths import data_dir
+
+LOCKOUT_FILE = "lockout.json"
+
+
+class Lockout:
+    """The persistent failed-attempt counter and lockout deadline of one data directory."""
+
+    def __init__(
+        self,
+        home: str | os.PathLike | None = None,
+        attempts: int = 5,
+        duration_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = data_dir(home) / LOCKOUT_FILE
+        self.attempts = attempts
+        self.duration_s = duration_s
+        self.clock = clock
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text())
+            failures = int(data.get("failures", 0))
+            locked_until = float(data.get("locked_until", 0.0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            # missing or damaged: a damaged file must not grant more attempts than allowed,
+            # but it must not lock the owner out for ever either; start a fresh count
+            return {"failures": 0, "locked_until": 0.0}
+        return {"failures": max(failures, 0), "locked_until": locked_until}
+
+    def _write(self, state: dict) -> None:
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-lockout-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(state, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @property
+    def failures(self) -> int:
+        """Failed attempts counted since the last success or lockout."""
+        return self._read()["failures"]
+
+    def remaining_s(self) -> float:
+        """Seconds left in the current lockout (0 when face unlock may run)."""
+        left = self._read()["locked_until"] - self.clock()
+        # a deadline further away than one lockout means the clock moved back: cap it
+        return float(min(max(left, 0.0), self.duration_s))
+
+    def record_failure(self) -> bool:
+        """Count a failed attempt; returns True when this one starts a lockout."""
+        state = self._read()
+        state["failures"] += 1
+        started = state["failures"] >= self.attempts
+        if started:
+            state = {"failures": 0, "locked_until": self.clock() + self.duration_s}
+        self._write(state)
+        return started
+
+    def record_success(self) -> None:
+        """An unlock resets the count."""
+        if self._read() != {"failures": 0, "locked_until": 0.0}:
+            self._write({"failures": 0, "locked_until": 0.0})
