@@ -49,7 +49,7 @@ def test_timeline_merges_runs():
 
 
 def test_demo_headless_writes_videos_and_tells_the_truth(tmp_path, monkeypatch, capsys):
-    """The command itself on the first 100 frames (Alex's close-up, then Lin facing it)."""
+    """The command itself on the first 165 frames (Alex's close-up, then Lin facing it)."""
     from unlock.scoring import WEIGHTS_PATH
 
     if not WEIGHTS_PATH.is_file():  # pragma: no cover - only while the network is trained
@@ -57,14 +57,14 @@ def test_demo_headless_writes_videos_and_tells_the_truth(tmp_path, monkeypatch, 
     from unlock.cli import main
 
     monkeypatch.delenv("DISPLAY", raising=False)
-    code = main(["demo", "--json", "--out", str(tmp_path), "--max-frames", "110"])
+    code = main(["demo", "--json", "--out", str(tmp_path), "--max-frames", "165"])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0
     assert [r["enrolled"] for r in lines] == [LIN, ALEX]
     lin, alex = lines
     assert lin["truthful"] and lin["summary"]["result"] == "unlocked"
-    assert 82 <= lin["summary"]["unlocked_at_frame"] < 110
+    assert 82 <= lin["summary"]["unlocked_at_frame"] < 165
     assert alex["truthful"] and alex["summary"]["result"] == "locked"
     video = cv2.VideoCapture(lin["video"])
-    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 110
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 165
     video.release()
