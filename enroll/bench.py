@@ -26,12 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch")
     args = parser.parse_args(argv)
 
-    from enroll.enrolment import enrol
+    from enroll.enrolment import DETECTOR_MIN_FACE, enrol
     from enroll.profile import ProfileStore
     from unlock.runtime import load_pipeline
 
     start = time.perf_counter()
-    pipeline = load_pipeline(args.runtime)
+    pipeline = load_pipeline(args.runtime, min_face_size=DETECTOR_MIN_FACE)
     print(f"model load: {time.perf_counter() - start:.2f} s (once per process)")
     times = []
     for i in range(args.repeat):

@@ -7,11 +7,11 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     """Enrol a user; exit 2 (FaceUnlockError) when not enough good frames come."""
-    from enroll.enrolment import enrol
+    from enroll.enrolment import DETECTOR_MIN_FACE, enrol
     from enroll.profile import ProfileStore
     from unlock.runtime import load_pipeline
 
-    pipeline = load_pipeline(args.runtime)
+    pipeline = load_pipeline(args.runtime, min_face_size=DETECTOR_MIN_FACE)
     profile = enrol(
         pipeline,
         args.source,
