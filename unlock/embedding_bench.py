@@ -73,3 +73,20 @@ def run_embedding_bench(pipeline, seconds: float = 3.0) -> dict:
         "embedding_faces_per_s": {str(k): round(v, 1) for k, v in throughput.items()},
         "images": [p.name for p in bundled_photos()],
     }
+
+
+def main() -> None:
+    """`python -m unlock.embedding_bench`: print the per-stage and throughput table."""
+    from unlock.pipeline import FacePipeline
+
+    result = run_embedding_bench(FacePipeline())
+    print("stage (median ms, one face, bundled photos)")
+    for stage, ms in result["stage_ms_median"].items():
+        print(f"  {stage:10s} {ms:8.2f}")
+    print("embedding throughput (torch)")
+    for batch, rate in result["embedding_faces_per_s"].items():
+        print(f"  batch {batch:>3s}  {rate:7.1f} faces/s")
+
+
+if __name__ == "__main__":
+    main()
