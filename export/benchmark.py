@@ -82,20 +82,10 @@ def lfw(data: Path, folds: int) -> dict:
 
 def latency(threads: int | None, frames_every: int = 3, repeats: int = 2) -> dict:
     """Median ms per clip frame, end to end (detect + crop + embed), fp32 vs int8, interleaved."""
-    import cv2
-
-    from export.quantize import CLIP
+    from export.quantize import clip_frames
     from unlock.ort_pipeline import OrtFacePipeline
 
-    capture = cv2.VideoCapture(str(CLIP))
-    frames, i = [], 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if i % frames_every == 0:
-            frames.append(frame)
-        i += 1
+    frames = clip_frames(frames_every)
     pipelines = {
         p: OrtFacePipeline(min_face_size=80, threads=threads, precision=p) for p in ("fp32", "int8")
     }
@@ -123,9 +113,7 @@ def clip_decisions(min_face_size: int = 80, every: int = 1) -> dict:
     """Torch vs onnx runtime (fp32, int8) on every frame of the bundled clip: the user is
     enrolled from the bundled photo of Lin-Manuel Miranda (torch), each frame is scored
     with the shipped unlock network (numpy twin), decisions p >= 0.5 compared."""
-    import cv2
-
-    from export.quantize import CLIP, DATA_DIR
+    from export.quantize import DATA_DIR, clip_frames
     from unlock.ort_pipeline import OrtFacePipeline
     from unlock.pipeline import FacePipeline
     from unlock.scoring import UnlockScorer
@@ -137,16 +125,8 @@ def clip_decisions(min_face_size: int = 80, every: int = 1) -> dict:
         "onnx_int8": OrtFacePipeline(min_face_size=min_face_size, precision="int8"),
     }
     enrolled = pipelines["torch"].require_face(DATA_DIR / "lin-manuel-miranda.png").embedding
-    capture = cv2.VideoCapture(str(CLIP))
     p: dict[str, list[float]] = {name: [] for name in pipelines}
-    index = -1
-    while True:
-        ok, frame = capture.read()
-        index += 1
-        if not ok:
-            break
-        if index % every:
-            continue
+    for frame in clip_frames(every):
         for name, pipeline in pipelines.items():
             sample = pipeline.process(frame)
             p[name].append(

@@ -22,11 +22,9 @@ CLIP = DATA_DIR / "short_hamilton_clip.mp4"
 PHOTOS = ("lin-manuel-miranda.png", "alex-lacamoire.png")
 
 
-def calibration_frames(every: int = 4) -> list[np.ndarray]:
-    """Every `every`-th frame of the bundled clip plus the bundled photos (BGR)."""
-    from unlock.images import load_image
-
-    frames = [load_image(DATA_DIR / name) for name in PHOTOS]
+def clip_frames(every: int = 1) -> list[np.ndarray]:
+    """Every `every`-th frame of the bundled clip (BGR)."""
+    frames = []
     capture = cv2.VideoCapture(str(CLIP))
     index = 0
     while True:
@@ -38,6 +36,13 @@ def calibration_frames(every: int = 4) -> list[np.ndarray]:
         index += 1
     capture.release()
     return frames
+
+
+def calibration_frames(every: int = 4) -> list[np.ndarray]:
+    """Every `every`-th frame of the bundled clip plus the bundled photos (BGR)."""
+    from unlock.images import load_image
+
+    return [load_image(DATA_DIR / name) for name in PHOTOS] + clip_frames(every)
 
 
 def calibration_crops(detector, every: int = 6, min_face_size: int = 40) -> np.ndarray:
