@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from unlock.runtime import add_runtime_argument
+
 DEFAULT_SOURCE = (
     Path(__file__).resolve().parent.parent / "unlock" / "data" / "short_hamilton_clip.mp4"
 )
@@ -23,15 +25,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", default=str(DEFAULT_SOURCE))
     parser.add_argument("--frames", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--runtime", choices=("torch", "onnx"), default="torch")
+    add_runtime_argument(parser)
     args = parser.parse_args(argv)
 
     from enroll.enrolment import DETECTOR_MIN_FACE, enrol
     from enroll.profile import ProfileStore
-    from unlock.runtime import load_pipeline
+    from unlock.runtime import pipeline_from_args
 
     start = time.perf_counter()
-    pipeline = load_pipeline(args.runtime, min_face_size=DETECTOR_MIN_FACE)
+    pipeline = pipeline_from_args(args, min_face_size=DETECTOR_MIN_FACE)
     print(f"model load: {time.perf_counter() - start:.2f} s (once per process)")
     times = []
     for i in range(args.repeat):

@@ -9,9 +9,9 @@ def run(args: argparse.Namespace) -> int:
     """Enrol a user; exit 2 (FaceUnlockError) when not enough good frames come."""
     from enroll.enrolment import DETECTOR_MIN_FACE, enrol
     from enroll.profile import ProfileStore
-    from unlock.runtime import load_pipeline
+    from unlock.runtime import pipeline_from_args
 
-    pipeline = load_pipeline(args.runtime, min_face_size=DETECTOR_MIN_FACE)
+    pipeline = pipeline_from_args(args, min_face_size=DETECTOR_MIN_FACE)
     profile = enrol(
         pipeline,
         args.source,

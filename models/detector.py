@@ -41,6 +41,18 @@ class FaceDetector:
         boxes, probs, points = self.mtcnn.detect(rgb, landmarks=True)
         return _faces_from(boxes, probs, points)
 
+    def refine(self, image_bgr: np.ndarray, faces: list[Face]) -> list[Face]:
+        """The faces re-located by MTCNN's O-Net alone (tracking; see
+        `unlock.ort_mtcnn.refine_faces`, shared with the onnxruntime detector)."""
+        from unlock.ort_mtcnn import refine_faces
+
+        return refine_faces(image_bgr, faces, self._run_onet, self.mtcnn.thresholds[2])
+
+    @torch.inference_mode()
+    def _run_onet(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        reg, marks, prob = self.mtcnn.onet(torch.from_numpy(data))
+        return reg.numpy(), marks.numpy(), prob.numpy()
+
     @torch.inference_mode()
     def infer_batch(self, images_bgr: list[np.ndarray]) -> list[list[Face]]:
         """Faces of several images; images of one size run as a single batch."""

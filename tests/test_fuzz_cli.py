@@ -369,9 +369,7 @@ def check_case(case: Case, world, pipeline, monkeypatch, capfd) -> list[str]:
     import unlock.runtime
 
     monkeypatch.setenv("FACEUNLOCK_HOME", str(world["home"]))
-    monkeypatch.setattr(
-        unlock.runtime, "load_pipeline", lambda runtime="torch", min_face_size=20: pipeline
-    )
+    monkeypatch.setattr(unlock.runtime, "load_pipeline", lambda *a, **k: pipeline)
     argv = [a.replace("{in}", str(world["inputs"])) for a in case.argv]
     before = data_snapshot(world["home"])
     capfd.readouterr()

@@ -117,6 +117,7 @@ def test_k_of_n_needs_k_hits(pipeline, profiles, clip):
 
     class Alternating:
         calls = 0
+        threshold = 0.5
 
         def probability(self, live, profile):
             self.calls += 1

@@ -167,3 +167,67 @@ def test_unknown_precision_is_refused():
 
     with pytest.raises(ValueError, match="precision"):
         OrtFacePipeline(precision="fp8")
+
+
+def _shifted(face, dx: float, dy: float, grow: float = 1.0):
+    from models.face import Face
+
+    x1, y1, x2, y2 = face.box
+    cx, cy = (x1 + x2) / 2 + dx, (y1 + y2) / 2 + dy
+    hw, hh = (x2 - x1) / 2 * grow, (y2 - y1) / 2 * grow
+    return Face((cx - hw, cy - hh, cx + hw, cy + hh), face.confidence, face.landmarks)
+
+
+def _iou(a, b) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_tracking_step_relocates_a_face_that_moved(pipeline, ort_pipeline, images, ort_faces):
+    """O-Net alone, started from a box off by 10 % of the face (and 10 % too large), finds
+    each clearly detected face again (both runtimes, same result)."""
+    checked = 0
+    for image, faces in zip(images, ort_faces):
+        h, w = image.shape[:2]
+        if not faces or faces[0].confidence < 0.95:
+            continue  # a doubtful detection is no reference
+        face = faces[0]
+        if min(face.box) < 0 or face.box[2] > w or face.box[3] > h:
+            continue  # a face cut by the image border has no true box to come back to
+        start = _shifted(face, 0.1 * face.width, -0.1 * face.height, grow=1.1)
+        for _ in range(2):  # the live loop's two passes
+            (start,) = ort_pipeline.detector.refine(image, [start])
+        assert _iou(start.box, face.box) >= 0.7
+        assert np.abs(start.landmarks - face.landmarks).max() <= 0.15 * face.width
+        got_torch = pipeline.detector.refine(image, [face])
+        got_ort = ort_pipeline.detector.refine(image, [face])
+        assert np.abs(np.subtract(got_torch[0].box, got_ort[0].box)).max() <= 1.0
+        assert abs(got_torch[0].confidence - got_ort[0].confidence) <= 1e-3
+        checked += 1
+    assert checked >= 5
+    frame = images[-1]
+    corner = _shifted(ort_faces[-1][0], 0, 0)
+    x1, y1, x2, y2 = corner.box
+    from models.face import Face
+
+    background = Face((0.0, 0.0, x2 - x1, y2 - y1), 1.0, corner.landmarks)
+    assert ort_pipeline.detector.refine(frame, [background]) == []
+    assert pipeline.detector.refine(frame, [background]) == []
+    assert ort_pipeline.detector.refine(frame, []) == []
+
+
+def test_int8_needs_the_onnx_runtime_and_threads_must_be_positive(capsys):
+    import argparse
+
+    from unlock.cli import main
+    from unlock.errors import FaceUnlockError
+    from unlock.runtime import pipeline_from_args
+
+    with pytest.raises(FaceUnlockError, match="--int8 needs --runtime onnx"):
+        pipeline_from_args(argparse.Namespace(runtime="torch", int8=True, threads=None))
+    with pytest.raises(FaceUnlockError, match="--threads must be at least 1"):
+        pipeline_from_args(argparse.Namespace(runtime="onnx", int8=False, threads=0))
+    assert main(["bench", "--no-peers", "--frames", "2", "--int8"]) != 0
+    assert "--int8 needs --runtime onnx" in capsys.readouterr().err

@@ -15,22 +15,24 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from models.crop import MARGIN_FRACTION
+from models.crop import CROP_VERSION, MARGIN_FRACTION
 from unlock.errors import FaceUnlockError
 from unlock.images import load_image
 from unlock.paths import cache_dir
-from unlock.pipeline import FacePipeline
 
 ImageTransform = Callable[[np.ndarray, str], np.ndarray]
 
 
 class EmbeddingStore:
-    """Cached embeddings for files under `root`, for one pipeline setting and transform."""
+    """Cached embeddings for files under `root`, for one pipeline setting and transform.
+
+    `pipeline` is any FacePipelineCore (torch or onnx runtime).
+    """
 
     def __init__(
         self,
         root: str | os.PathLike,
-        pipeline: FacePipeline,
+        pipeline,
         policy: str = "nearest_centre",
         transform: ImageTransform | None = None,
         transform_name: str = "none",
@@ -55,6 +57,11 @@ class EmbeddingStore:
         }
         if margin_px is not None:  # absent from older keys: their caches stay valid
             setting["margin_px"] = margin_px
+        if CROP_VERSION != 1:  # version 1 (floor/ceil edges) had no key
+            setting["crop_version"] = CROP_VERSION
+        precision = getattr(pipeline, "precision", "fp32")
+        if precision != "fp32":  # int8 embeddings differ; fp32 onnx matches torch
+            setting["precision"] = precision
         key = json.dumps(setting, sort_keys=True)
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         self.path = (cache or cache_dir()) / "embeddings" / f"{digest}.npz"

@@ -77,11 +77,18 @@ class FaceRecognition:
         return True
 
 
-def load_peers(wanted: bool) -> tuple[list, dict]:
-    """The peers that can run here, and why the others are skipped."""
+def load_peers(wanted: bool, threads: int | None = None) -> tuple[list, dict]:
+    """The peers that can run here, and why the others are skipped.
+
+    With `threads`, torch (facenet-pytorch) gets the same thread cap as ours.
+    """
     peers, skipped = [], {}
     if not wanted:
         return peers, skipped
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
     for cls in (FacenetPytorchDefaults, FaceRecognition):
         try:
             peers.append(cls())
@@ -99,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from unlock.commands.unlock_loop import DETECTOR_MIN_FACE
     from unlock.config import Config
     from unlock.live import ProfileScorer, UnlockLoop
-    from unlock.runtime import load_pipeline
+    from unlock.runtime import pipeline_from_args
     from unlock.scoring import UnlockScorer
     from unlock.sources import open_source
 
@@ -111,13 +118,13 @@ def run(args: argparse.Namespace) -> int:
     source.close()
     if args.frames:
         frames = frames[: args.frames]
-    pipeline = load_pipeline(args.runtime, min_face_size=DETECTOR_MIN_FACE)
+    pipeline = pipeline_from_args(args, min_face_size=DETECTOR_MIN_FACE)
     user = "lin-manuel-miranda"
     sample = pipeline.require_face(str(DATA / f"{user}.png"))
     profile = Profile(user, sample.embedding[None], pipeline.weights_sha256)
     config = Config()
     loop = UnlockLoop(pipeline, ProfileScorer([profile], UnlockScorer()), config)
-    peers, skipped = load_peers(not args.no_peers)
+    peers, skipped = load_peers(not args.no_peers, args.threads)
     for _ in range(2):  # warm up every contender on a frame with a face
         warm = frames[min(100, len(frames) - 1)]
         loop.step(warm, 0, 0.0)
@@ -147,6 +154,8 @@ def run(args: argparse.Namespace) -> int:
     first = unlocked[0] if unlocked else None
     report = {
         "runtime": args.runtime,
+        "precision": "int8" if args.int8 else "fp32",
+        "threads": args.threads or "all",
         "frames": len(frames),
         "frame_size": [int(frames[0].shape[1]), int(frames[0].shape[0])],
         "k": config.k,
@@ -179,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report))
         return 0
     print(
-        f"faceunlock bench ({args.runtime}): {report['frames']} frames "
+        f"faceunlock bench ({args.runtime} {report['precision']}, threads {report['threads']}): "
+        f"{report['frames']} frames "
         f"{report['frame_size'][0]}x{report['frame_size'][1]} of the bundled clip"
     )
     print(f"{'':44s} {'median ms':>10s} {'p90 ms':>8s}")

@@ -178,7 +178,7 @@ def run_one(
 def run(args: argparse.Namespace) -> int:
     """Run the demo for both men; 0 when both runs told the truth."""
     from unlock.commands.unlock_loop import DETECTOR_MIN_FACE, open_window
-    from unlock.runtime import load_pipeline
+    from unlock.runtime import pipeline_from_args
 
     if not CLIP.is_file():
         from unlock.errors import FaceUnlockError
@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
             + ("showing the window" if window is not None else "no display, writing videos"),
             file=sys.stderr,
         )
-    pipeline = load_pipeline(args.runtime, min_face_size=DETECTOR_MIN_FACE)
+    pipeline = pipeline_from_args(args, min_face_size=DETECTOR_MIN_FACE)
     reports = []
     try:
         with tempfile.TemporaryDirectory(prefix="faceunlock-demo-") as tmp:

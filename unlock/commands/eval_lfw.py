@@ -111,7 +111,7 @@ def roc_curve(scores: np.ndarray, same: np.ndarray) -> tuple[np.ndarray, np.ndar
 def run(args: argparse.Namespace) -> int:
     """`faceunlock eval lfw`."""
     from unlock.embedding_store import EmbeddingStore
-    from unlock.pipeline import FacePipeline
+    from unlock.runtime import pipeline_from_args
 
     data = Path(args.data)
     images_dir = data / "images" if (data / "images").is_dir() else data
@@ -128,10 +128,10 @@ def run(args: argparse.Namespace) -> int:
             f"{len(missing)} images named in {pairs_path} are missing from {images_dir}, "
             f"e.g. {missing[0]}"
         )
-    pipeline = FacePipeline()
+    pipeline = pipeline_from_args(args)
     store = EmbeddingStore(images_dir, pipeline, policy="nearest_centre", margin_px=args.margin_px)
     emb, found = store.embeddings(
-        [images_dir / f for f in files], flip=not args.no_flip, progress=not args.quiet
+        [images_dir / f for f in files], flip=args.flip, progress=not args.quiet
     )
     index = {f: i for i, f in enumerate(files)}
     left = emb[[index[p.left] for p in pairs]]
@@ -147,9 +147,11 @@ def run(args: argparse.Namespace) -> int:
         "pairs": len(pairs),
         "no_face": int((~found).sum()),
         "images": len(files),
-        "flip": not args.no_flip,
+        "flip": args.flip,
         "margin_px": args.margin_px,
         "weights_sha256": pipeline.weights_sha256,
+        "runtime": args.runtime,
+        "precision": getattr(pipeline, "precision", "fp32"),
     }
     print(f"LFW 10-fold accuracy  {result['accuracy'] * 100:.2f} % +- {accs.std() * 100:.2f}")
     print(f"TAR at FAR 1e-3       {result['tar_at_far_1e-3'] * 100:.2f} %")
@@ -176,12 +178,18 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `eval lfw`."""
+    from unlock.runtime import add_runtime_argument
+
     p = sub.add_parser("lfw", help="LFW 10-fold verification accuracy (official pairs.txt)")
     p.add_argument("--data", required=True, help="LFW folder (with images/ and pairs.txt)")
     p.add_argument("--pairs", help="pairs file (default DATA/pairs.txt)")
     p.add_argument("--json", help="write the figures as JSON here")
     p.add_argument("--plot", help="write a ROC curve PNG here")
-    p.add_argument("--no-flip", action="store_true", help="do not add the mirrored crop")
+    p.add_argument(
+        "--flip",
+        action="store_true",
+        help="also embed the mirrored crop and add the two (the product embeds one crop)",
+    )
     p.add_argument(
         "--margin-px",
         type=float,
@@ -190,4 +198,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "the box (the original FaceNet LFW recipe is 16)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_runtime_argument(p)
     p.set_defaults(func=run)

@@ -77,7 +77,7 @@ def operating_figures(genuine: np.ndarray, impostor: np.ndarray, threshold: floa
 def run(args: argparse.Namespace) -> int:
     """`faceunlock eval unlock`."""
     from unlock.embedding_store import EmbeddingStore
-    from unlock.pipeline import FacePipeline
+    from unlock.runtime import load_pipeline, pipeline_from_args
     from unlock.scoring import UnlockScorer
 
     if args.enroll < 1 or args.min_images <= args.enroll:
@@ -111,15 +111,25 @@ def run(args: argparse.Namespace) -> int:
         from unlock.domain import DOMAIN_NAME, degrade
 
         transform, transform_name = degrade, DOMAIN_NAME
-    pipeline = FacePipeline()
+    if args.enrol_fp32 and not args.int8:
+        raise FaceUnlockError("--enrol-fp32 goes with --runtime onnx --int8")
+    pipeline = pipeline_from_args(args)
     root = identities[users[0]][0].parent.parent
-    store = EmbeddingStore(
-        root, pipeline, policy=args.face, transform=transform, transform_name=transform_name
-    )
+
+    def embed(pipeline, files):
+        store = EmbeddingStore(
+            root, pipeline, policy=args.face, transform=transform, transform_name=transform_name
+        )
+        return store.embeddings(files, flip=False, progress=not args.quiet)
+
     user_files = [f for n in users for f in identities[n]]
     all_files = user_files + impostor_files
-    emb, found = store.embeddings(all_files, flip=False, progress=not args.quiet)
+    emb, found = embed(pipeline, all_files)
     index = {f: i for i, f in enumerate(all_files)}
+    enrol_emb, enrol_found = emb, found
+    if args.enrol_fp32:  # templates from fp32 embeddings, live faces through int8
+        fp32 = load_pipeline("onnx", threads=args.threads)
+        enrol_emb, enrol_found = embed(fp32, all_files)
 
     imp_rows = [index[f] for f in impostor_files if found[index[f]]]
     imp_emb = emb[imp_rows]
@@ -128,12 +138,12 @@ def run(args: argparse.Namespace) -> int:
     fte, fta_genuine, genuine_attempts = 0, 0, 0
     for name in users:
         rows = [index[f] for f in identities[name]]
-        enrol_rows = [r for r in rows[: args.enroll] if found[r]]
+        enrol_rows = [r for r in rows[: args.enroll] if enrol_found[r]]
         attempts = rows[args.enroll :]
         if not enrol_rows:
             fte += 1
             continue
-        enrolled = emb[enrol_rows]
+        enrolled = enrol_emb[enrol_rows]
         genuine_attempts += len(attempts)
         live_rows = [r for r in attempts if found[r]]
         missing = len(attempts) - len(live_rows)
@@ -156,6 +166,9 @@ def run(args: argparse.Namespace) -> int:
     result = {
         "data": str(Path(args.data)),
         "domain": args.domain,
+        "runtime": args.runtime,
+        "precision": "int8" if args.int8 else "fp32",
+        "enrol_precision": "fp32" if args.enrol_fp32 or not args.int8 else "int8",
         "users": len(users),
         "enroll": args.enroll,
         "min_images": args.min_images,
@@ -242,6 +255,8 @@ def _plot(path, net_gen, net_imp, cos_gen, cos_imp, result, baseline_threshold) 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `eval unlock`."""
+    from unlock.runtime import add_runtime_argument
+
     p = sub.add_parser("unlock", help="unlock network FAR/FRR at p = 0.5 vs a cosine baseline")
     p.add_argument("--data", required=True, help="folder of identity folders (e.g. LFW)")
     p.add_argument("--enroll", type=int, default=5, help="images each user enrols with")
@@ -270,4 +285,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="write the figures as JSON here")
     p.add_argument("--plot", help="write a DET curve with score histograms (PNG) here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_runtime_argument(p)
+    p.add_argument(
+        "--enrol-fp32",
+        action="store_true",
+        help="with --int8: enrol with fp32 embeddings and score live faces with int8 (what "
+        "`faceunlock export --int8` deploys: templates from the app, the int8 network live)",
+    )
     p.set_defaults(func=run)

@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from unlock.config import load_config
     from unlock.live import ProfileScorer, UnlockLoop, run_attempt
     from unlock.lockout import Lockout
-    from unlock.runtime import load_pipeline
+    from unlock.runtime import pipeline_from_args
     from unlock.scoring import UnlockScorer
     from unlock.sources import open_source
     from unlock.window import Recorder
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"faceunlock: {message}", file=sys.stderr)
         return 1
     source = open_source(args.source)
-    pipeline = load_pipeline(args.runtime, min_face_size=DETECTOR_MIN_FACE)
+    pipeline = pipeline_from_args(args, min_face_size=DETECTOR_MIN_FACE)
     profiles = load_profiles(store, args.user, pipeline.weights_sha256)
     loop = UnlockLoop(
         pipeline,

@@ -33,12 +33,12 @@ def verify_image(pipeline, scorer, profile, path: str) -> dict:
 def run(args: argparse.Namespace) -> int:
     """Print one JSON line per image; 0 if all unlock, 1 if any does not, 2 on error."""
     from enroll.profile import ProfileStore
-    from unlock.runtime import load_pipeline
+    from unlock.runtime import pipeline_from_args
     from unlock.scoring import UnlockScorer
 
     profile = ProfileStore().load(args.user)
     scorer = UnlockScorer()
-    pipeline = load_pipeline(args.runtime)
+    pipeline = pipeline_from_args(args)
     rows = []
     for path in args.images:
         rows.append(verify_image(pipeline, scorer, profile, path))
