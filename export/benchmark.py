@@ -3,6 +3,7 @@
     python -m export.benchmark lfw --data ../shared/datasets/lfw --folds 3
     python -m export.benchmark latency --threads 1
     python -m export.benchmark clip
+    python -m export.benchmark tracking
 
 Both run on onnxruntime only (the runtime model cache; `faceunlock export --models-only
 --int8` fills it). LFW: the official pairs of the first `--folds` folds; faces found by
@@ -149,6 +150,66 @@ def clip_decisions(min_face_size: int = 80, every: int = 1) -> dict:
     return result
 
 
+def tracking(precision: str = "fp32") -> dict:
+    """The live loop's face finder (O-Net tracking between full detections) against a full
+    detection on every frame of the bundled clip: faces found, p >= 0.5 decisions, |dp|
+    and milliseconds per finder mode (onnx runtime; Lin enrolled from the bundled photo)."""
+    from export.quantize import DATA_DIR, clip_frames
+    from unlock.live import FaceFinder
+    from unlock.ort_pipeline import OrtFacePipeline
+    from unlock.scoring import UnlockScorer
+
+    pipeline = OrtFacePipeline(min_face_size=40, precision=precision)
+    scorer = UnlockScorer()
+    enrolled = pipeline.require_face(DATA_DIR / "lin-manuel-miranda.png").embedding[None]
+    frames = clip_frames(1)
+
+    def run(find) -> tuple[np.ndarray, dict[str, list[float]]]:
+        p, ms = [], {}
+        for frame in frames:
+            start = time.perf_counter()
+            face, mode = find(frame)
+            ms.setdefault(mode, []).append((time.perf_counter() - start) * 1000)
+            sample = pipeline.process(frame, faces=[face]) if face is not None else None
+            p.append(
+                np.nan
+                if sample is None
+                else float(scorer.probability(sample.embedding[None], enrolled)[0])
+            )
+        return np.array(p), ms
+
+    every_frame = FaceFinder(pipeline.detector, 80)
+    tracker = FaceFinder(pipeline.detector, 80)
+
+    def full(frame):
+        faces = every_frame.full(frame)
+        return (faces[0] if faces else None), "full"
+
+    def tracked(frame):
+        face = tracker.find(frame)
+        return face, tracker.last_mode
+
+    ref, ref_ms = run(full)
+    got, got_ms = run(tracked)
+    both = ~np.isnan(ref) & ~np.isnan(got)
+    return {
+        "frames": len(frames),
+        "face_found_agrees": int(np.sum(np.isnan(ref) == np.isnan(got))),
+        "frames_with_face_in_both": int(both.sum()),
+        "decisions_agree": int(np.sum((ref[both] >= 0.5) == (got[both] >= 0.5))),
+        "median_abs_p_diff": round(float(np.median(np.abs(ref[both] - got[both]))), 5),
+        "unlock_frames": {
+            "full": int(np.nansum(ref >= 0.5)),
+            "tracked": int(np.nansum(got >= 0.5)),
+        },
+        "finder_ms_median": {
+            "full_every_frame": round(statistics.median(ref_ms["full"]), 2),
+            **{f"{mode}_frames": len(v) for mode, v in got_ms.items()},
+            **{mode: round(statistics.median(v), 2) for mode, v in got_ms.items()},
+        },
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m export.benchmark", description=__doc__)
     sub = parser.add_subparsers(dest="job", required=True)
@@ -159,8 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p = sub.add_parser("clip")
     p.add_argument("--every", type=int, default=1, help="use every N-th frame")
+    p = sub.add_parser("tracking")
+    p.add_argument("--int8", action="store_true")
     args = parser.parse_args(argv)
-    if args.job == "lfw":
+    if args.job == "tracking":
+        result = tracking("int8" if args.int8 else "fp32")
+    elif args.job == "lfw":
         result = lfw(Path(args.data), args.folds)
     elif args.job == "clip":
         result = clip_decisions(every=args.every)
