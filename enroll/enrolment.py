@@ -213,7 +213,7 @@ def collect_embeddings(
 
 def save_snapshots(store: ProfileStore, name: str, crops: list[np.ndarray], stamp: str) -> Path:
     """Write enrolment face crops as PNG, owner-only (0600 files in a 0700 folder)."""
-    folder = store.home / "snapshots" / name
+    folder = store.snapshot_folder(name)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)
     prefix = stamp.replace(":", "").replace("-", "").split(".")[0]

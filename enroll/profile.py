@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import stat
 import tempfile
 import time
@@ -285,7 +286,12 @@ class ProfileStore:
         self._remove_stale_temporaries()
         return path
 
+    def snapshot_folder(self, name: str) -> Path:
+        """Where `enroll --save-snapshots` keeps the user's face crops."""
+        return self.home / "snapshots" / check_user_name(name)
+
     def remove(self, name: str) -> None:
+        """Delete the user's profile and any face snapshots saved at enrolment."""
         path = self.path(name)
         if not path.is_file():
             raise FaceUnlockError(
@@ -293,6 +299,9 @@ class ProfileStore:
             )
         path.unlink()
         fsync_dir(self.folder)
+        snapshots = self.snapshot_folder(name)
+        if snapshots.is_dir():
+            shutil.rmtree(snapshots)
 
     def _remove_stale_temporaries(self) -> None:
         """Delete temporary files left by writers that were killed mid-write."""

@@ -183,8 +183,11 @@ def test_failed_write_leaves_previous_profile(home, monkeypatch):
     monkeypatch.undo()
     assert store.path("alice").read_bytes() == before
     assert not list(store.folder.glob(".tmp-*"))
+    (store.snapshot_folder("alice")).mkdir(parents=True)
+    (store.snapshot_folder("alice") / "0.png").write_bytes(b"face")
     store.remove("alice")
     assert store.names() == []
+    assert not store.snapshot_folder("alice").exists()  # no face crops left behind
 
 
 SAVER = """

@@ -36,7 +36,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    """Delete a user's profile."""
+    """Delete a user's profile and the face snapshots saved at enrolment."""
     from enroll.profile import ProfileStore
 
     ProfileStore().remove(args.name)
@@ -51,6 +51,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lst = users.add_parser("list", help="list enrolled users")
     lst.add_argument("--json", action="store_true", help="one JSON line per user")
     lst.set_defaults(func=run_list)
-    rm = users.add_parser("remove", help="remove a user's profile")
+    rm = users.add_parser("remove", help="remove a user's profile and saved face snapshots")
     rm.add_argument("name")
     rm.set_defaults(func=run_remove)
