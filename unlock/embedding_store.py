@@ -57,8 +57,7 @@ class EmbeddingStore:
         }
         if margin_px is not None:  # absent from older keys: their caches stay valid
             setting["margin_px"] = margin_px
-        if CROP_VERSION != 1:  # version 1 (floor/ceil edges) had no key
-            setting["crop_version"] = CROP_VERSION
+        setting["crop_version"] = CROP_VERSION
         precision = getattr(pipeline, "precision", "fp32")
         if precision != "fp32":  # int8 embeddings differ; fp32 onnx matches torch
             setting["precision"] = precision

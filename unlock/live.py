@@ -48,11 +48,11 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _scaled_face(face: Face, scale: float, dx: float = 0.0, dy: float = 0.0) -> Face:
-    """A face found in a resized crop, mapped back to frame coordinates."""
+def _scaled_face(face: Face, scale: float) -> Face:
+    """A face found in a resized frame, mapped back to frame coordinates."""
     x1, y1, x2, y2 = face.box
-    box = (x1 / scale + dx, y1 / scale + dy, x2 / scale + dx, y2 / scale + dy)
-    landmarks = np.asarray(face.landmarks, np.float32) / scale + np.float32([dx, dy])
+    box = (x1 / scale, y1 / scale, x2 / scale, y2 / scale)
+    landmarks = np.asarray(face.landmarks, np.float32) / scale
     return Face(box=box, confidence=face.confidence, landmarks=landmarks)
 
 

@@ -32,8 +32,7 @@ def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
 
 def pipeline_from_args(args: argparse.Namespace, min_face_size: int = 20):
     """The pipeline chosen by `add_runtime_argument`'s options."""
-    int8 = getattr(args, "int8", False)
-    threads = getattr(args, "threads", None)
+    int8, threads = args.int8, args.threads
     if int8 and args.runtime != "onnx":
         raise FaceUnlockError("--int8 needs --runtime onnx (the int8 network is an ONNX file)")
     if threads is not None and threads < 1:
