@@ -2,10 +2,12 @@
 
 A source is a camera index ("0"), a video file, one image, or a folder of images. Every
 candidate frame goes through the quality gates (`enroll.quality`): a face (the largest),
-big enough, confident, not too dark, not blurred. Frames of a video or camera must also
-vary (near-identical frames are skipped) and show one person (frames of anyone else are
-dropped). When not enough good frames come, enrolment raises FaceUnlockError saying why,
-and nothing is written. One still photo is a valid source: it enrols one embedding.
+big enough, confident, not too dark, not blurred. Frames must show one person (frames of
+anyone else are dropped); of a video or camera's good frames, the most varied are kept
+(a person who sits still is enrolled from the frames the camera gave, and told that
+another appearance later, in other light, makes unlocking surer). When not enough good
+frames come, enrolment raises FaceUnlockError saying why, and nothing is written. One
+still photo is a valid source: it enrols one embedding.
 """
 
 from __future__ import annotations
@@ -25,11 +27,17 @@ import cv2
 import numpy as np
 
 from enroll.profile import Profile, ProfileStore, check_user_name, write_private_file
-from enroll.quality import QualityGates, check_frame, consensus_members, select_varied
+from enroll.quality import (
+    QualityGates,
+    check_frame,
+    consensus_members,
+    select_varied,
+)
 from models.crop import crop_face
 from models.face import choose_face
 from unlock.errors import FaceUnlockError
 from unlock.images import IMAGE_SUFFIXES, list_images, load_image
+from unlock.scoring import TIGHT_PAIRWISE, pairwise_cosine
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 CAMERA_TIMEOUT_S = 30.0
@@ -50,6 +58,7 @@ class EnrolmentReport:
     accepted: int = 0
     rejected: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    pairwise_cosine: float = 1.0  # how alike the kept frames are (1: identical)
 
     def reasons(self) -> str:
         if not self.rejected:
@@ -77,16 +86,20 @@ def source_kind(source: str) -> str:
     )
 
 
-def _video_frames(path: str, frames: int) -> Iterator[tuple[str, np.ndarray]]:
+def _video_frames(
+    path: str, frames: int, first_frames: int | None = None
+) -> Iterator[tuple[str, np.ndarray]]:
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
         raise FaceUnlockError(f"{path}: cannot be opened as a video")
     try:
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if first_frames is not None:
+            total = min(total, first_frames) if total > 0 else first_frames
         wanted = frames * CANDIDATES_PER_FRAME
         step = max(1, total // wanted) if total > 0 else 1
         index = 0
-        while True:
+        while first_frames is None or index < first_frames:
             if index % step == 0:
                 ok, frame = capture.read()
                 if not ok:
@@ -145,10 +158,12 @@ def collect_embeddings(
     gates: QualityGates,
     progress: bool,
     snapshots: list | None = None,
+    first_frames: int | None = None,
 ) -> tuple[np.ndarray, EnrolmentReport]:
     """Embeddings of the good, varied, same-person frames of `source` (or FaceUnlockError).
 
     With a `snapshots` list, the 160 x 160 face crops of the kept frames are appended to it.
+    `first_frames` limits a video to its first frames (evaluation enrols from part of one).
     """
     kind = source_kind(source)
     report = EnrolmentReport(kind)
@@ -157,7 +172,7 @@ def collect_embeddings(
     if kind == "camera":
         stream = _camera_frames(int(source))
     elif kind == "video":
-        stream = _video_frames(source, frames)
+        stream = _video_frames(source, frames, first_frames)
     elif kind == "folder":
         stream = _folder_images(Path(source), report)
     else:
@@ -188,19 +203,17 @@ def collect_embeddings(
         members = consensus_members(embeddings, gates.min_same_person)
         report.rejected["another person's face"] += len(embeddings) - len(members)
         embeddings, order = embeddings[members], order[members]
-        if kind in ("camera", "video"):
-            kept = select_varied(embeddings, gates.max_similarity, frames)
-            report.rejected["near-identical to another frame"] += len(embeddings) - len(kept)
-            embeddings, order = embeddings[kept], order[kept]
-        embeddings, order = embeddings[:frames], order[:frames]
+        kept = select_varied(embeddings, frames)
+        embeddings, order = embeddings[kept], order[kept]
     report.accepted = len(embeddings)
+    report.pairwise_cosine = pairwise_cosine(embeddings)
     report.seconds = time.perf_counter() - started
     required = _required(kind, frames, folder_size)
     if report.accepted < required:
         raise FaceUnlockError(
             f"enrolment failed: {report.accepted} good frame(s) from {source}, need "
             f"{required} ({report.candidates} looked at; rejected: {report.reasons()}). "
-            "Face the camera in good light, closer, and hold still"
+            "Face the camera in good light, from closer"
             if kind in ("camera", "video")
             else f"enrolment failed: no usable face in {source} (rejected: {report.reasons()}); "
             "use a sharp, well-lit photo with the face at least "
@@ -272,9 +285,8 @@ def enrol(
             f"`faceunlock users remove {name}` first"
         )
     crops: list | None = [] if snapshots else None
-    embeddings, report = collect_embeddings(
-        pipeline, source, frames, gates or QualityGates(), progress, crops
-    )
+    gates = gates or QualityGates()
+    embeddings, report = collect_embeddings(pipeline, source, frames, gates, progress, crops)
     scorer = UnlockScorer()
     now = datetime.now(UTC).isoformat()
     appearance = {
@@ -284,6 +296,7 @@ def enrol(
         "frames": int(report.accepted),
         "candidates": int(report.candidates),
         "rejected": dict(report.rejected),
+        "pairwise_cosine": round(report.pairwise_cosine, 4),
     }
     if existing is not None:
         combined = np.concatenate([existing.embeddings, embeddings])[-MAX_EMBEDDINGS:]
@@ -315,4 +328,12 @@ def enrol(
             f"in {report.seconds:.1f} s ({len(profile.embeddings)} embeddings in profile)",
             file=sys.stderr,
         )
+        if report.accepted > 1 and report.pairwise_cosine >= TIGHT_PAIRWISE:
+            print(
+                f"note: the enrolled frames are much alike (mean cosine "
+                f"{report.pairwise_cosine:.2f}): unlocking is surest in this light and place. "
+                f"Adding an appearance elsewhere (`faceunlock enroll {name} --add`) in other "
+                "light, or with/without glasses, makes it surer there too.",
+                file=sys.stderr,
+            )
     return profile

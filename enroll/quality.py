@@ -22,7 +22,6 @@ class QualityGates:
     min_confidence: float = 0.95  # MTCNN face probability
     min_brightness: float = 40.0  # mean grey level of the face crop (0-255)
     min_sharpness: float = 20.0  # variance of the Laplacian of the grey 160 px face crop
-    max_similarity: float = 0.97  # cosine above which two frames count as near-identical
     min_same_person: float = 0.45  # cosine to the enrolment's consensus face
 
 
@@ -62,13 +61,23 @@ def consensus_members(embeddings: np.ndarray, min_cosine: float) -> np.ndarray:
     return np.flatnonzero(cos[centre] >= min_cosine)
 
 
-def select_varied(embeddings: np.ndarray, max_similarity: float, limit: int) -> list[int]:
-    """Greedy pick of up to `limit` frames, skipping near-duplicates of frames already kept."""
-    kept: list[int] = []
-    for i in range(len(embeddings)):
-        if kept and float(np.max(embeddings[kept] @ embeddings[i])) > max_similarity:
-            continue
-        kept.append(i)
-        if len(kept) == limit:
-            break
+def select_varied(embeddings: np.ndarray, limit: int) -> list[int]:
+    """Up to `limit` frames that cover the most variety, most central first.
+
+    Farthest-point sampling: start from the frame most like all the others, then keep
+    adding the frame least like any already kept. Near-identical frames are never a
+    reason to refuse: a person who sits still gets the `limit` most different frames the
+    camera gave.
+    """
+    n = len(embeddings)
+    if n <= limit:
+        return list(range(n))
+    cos = embeddings @ embeddings.T
+    kept = [int(np.argmax(cos.mean(axis=1)))]
+    closest = cos[kept[0]].copy()
+    while len(kept) < limit:
+        closest[kept] = np.inf
+        nxt = int(np.argmin(closest))
+        kept.append(nxt)
+        closest = np.maximum(closest, cos[nxt])
     return kept

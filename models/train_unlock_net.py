@@ -10,15 +10,19 @@ Identities of LFW (plain embeddings, the face nearest the centre, no mirroring):
   against templates of the training identities, after gradient training is over.
 
 Training: for each training identity, several enrolments (random subsets of K = 1..10
-of its images, and its first 5 images); genuine probes are its other images; impostor
-probes are images of other training identities (a random sample plus the hardest by
-cosine). The MLP sees only `unlock.scoring.relation_features`. Binary cross-entropy,
-Adam, fixed seed. Calibration then shifts the output bias so that p >= 0.5 accepts
-at most `--target-far` of the calibration comparisons (default 1e-5: half the 2e-5
-bar, a safety margin because calibration and evaluation identities differ), one bias
-per enrolment size K = 1..4, >= 5. Last, a uniform margin is added to that bias so that
-degraded copies (`unlock.domain`) of training-identity enrolments against degraded
-single-image identities stay under `--domain-far` (security wins over LFW FRR).
+of its images, and its first 5 images), and *still* enrolments: 3-6 video-like copies of
+one of its photos (`unlock.domain.still_frame`: what a webcam gives of someone sitting
+still), or of two photos mixed (two appearances); genuine probes are its other images;
+impostor probes are images of other training identities (a random sample plus the
+hardest by cosine). The MLP sees only `unlock.scoring.relation_features`. Binary
+cross-entropy, Adam, fixed seed. Calibration then shifts the output bias so that
+p >= 0.5 accepts at most `--target-far` of the calibration comparisons (default 1e-5:
+half the 2e-5 bar, a safety margin because calibration and evaluation identities
+differ), one bias per kind of enrolment (`unlock.scoring.OFFSET_BINS`), the strictest of
+the enrolment types that land in that kind. Last, a uniform margin is added to every
+bias so that degraded copies (`unlock.domain.degrade`) of training-identity enrolments
+against degraded single-image identities stay under `--domain-far` (security wins over
+LFW FRR).
 """
 
 from __future__ import annotations
@@ -34,9 +38,17 @@ import torch
 
 from models.unlock_net import UnlockNet
 from unlock.commands.eval_unlock import identity_images
-from unlock.scoring import FEATURE_NAMES, WEIGHTS_PATH, relation_features
+from unlock.scoring import (
+    FEATURE_NAMES,
+    OFFSET_BINS,
+    WEIGHTS_PATH,
+    enrolled_offset_index,
+    relation_features,
+)
 
 USER_MIN_IMAGES = 15
+STILL_IMAGES = 2  # photos per training identity turned into still-video copies
+STILL_COPIES = 6  # copies per photo
 
 
 def is_training_identity(name: str) -> bool:
@@ -62,24 +74,51 @@ def degraded_calibration_files(
     return templates, singles[::5]
 
 
+def still_plans(
+    stills: list[tuple[int, np.ndarray]], rng: np.random.Generator
+) -> list[tuple[np.ndarray, list[int]]]:
+    """Still enrolments of one identity: (enrolled copies, group rows they came from).
+
+    `stills` holds (row of the photo in the identity's group, its copies C x 512). One
+    enrolment of 3..C copies per photo, and one of half the copies of each of two photos.
+    """
+    plans = []
+    for row, copies in stills:
+        m = int(rng.integers(3, len(copies) + 1)) if len(copies) >= 3 else len(copies)
+        plans.append((copies[rng.permutation(len(copies))[:m]], [row]))
+    if len(stills) >= 2:
+        (ra, ca), (rb, cb) = stills[:2]
+        half = max(1, min(len(ca), len(cb)) // 2)
+        plans.append((np.concatenate([ca[:half], cb[:half]]), [ra, rb]))
+    return plans
+
+
 def build_training_set(
-    groups: list[np.ndarray], rng: np.random.Generator, templates_per_identity: int = 6
+    groups: list[np.ndarray],
+    rng: np.random.Generator,
+    stills: list[list[tuple[int, np.ndarray]]] | None = None,
+    templates_per_identity: int = 6,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Relation features and labels for many (enrolment, probe) pairs of training identities."""
+    """Relation features and labels for many (enrolment, probe) pairs of training identities.
+
+    `stills[i]`: identity i's still-video copies (see `still_plans`), or empty.
+    """
     owner = np.concatenate([np.full(len(g), i) for i, g in enumerate(groups)])
     bank = np.concatenate(groups)
     feats, labels = [], []
     for i, group in enumerate(groups):
         others = np.flatnonzero(owner != i)
         n = len(group)
-        plans = [np.arange(min(5, n - 1))] if n > 1 else []
+        plans = [(group[np.arange(min(5, n - 1))], list(range(min(5, n - 1))))] if n > 1 else []
         for _ in range(templates_per_identity):
             k = int(rng.integers(1, min(10, max(n - 1, 1)) + 1))
-            plans.append(rng.permutation(n)[:k])
-        for enrol_idx in plans:
+            rows = rng.permutation(n)[:k]
+            plans.append((group[rows], list(rows)))
+        if stills is not None and stills[i]:
+            plans.extend(still_plans(stills[i], rng))
+        for enrolled, enrol_idx in plans:
             if len(enrol_idx) == 0:
                 continue
-            enrolled = group[enrol_idx]
             genuine = np.delete(group, enrol_idx, axis=0)
             template = enrolled.mean(axis=0)
             cos = bank[others] @ template
@@ -123,23 +162,103 @@ def train(features: np.ndarray, labels: np.ndarray, seed: int, epochs: int) -> U
     return net.eval()
 
 
+def still_copies(
+    root: Path, pipeline, identities: dict, train_ids: list[str], found_rows: dict
+) -> list[list[tuple[int, np.ndarray]]]:
+    """Per training identity: (group row, STILL_COPIES x 512 copies) of its first photos.
+
+    Only photos whose face was found, plain and in every copy, are used.
+    """
+    from unlock.domain import STILL_NAME, still_copy
+    from unlock.embedding_store import EmbeddingStore
+
+    files = [identities[n][i] for n in train_ids for i in found_rows[n][:STILL_IMAGES]]
+    copies, ok = [], np.ones(len(files), bool)
+    for c in range(STILL_COPIES):
+        store = EmbeddingStore(
+            root,
+            pipeline,
+            policy="nearest_centre",
+            transform=still_copy(c),
+            transform_name=f"{STILL_NAME}-{c}",
+            fallback_centre=False,
+        )
+        emb, found = store.embeddings(files)
+        copies.append(emb.astype(np.float32))
+        ok &= found
+    stacked = np.stack(copies, axis=1)  # files x copies x 512
+    out, i = [], 0
+    for n in train_ids:
+        mine = []
+        for row, _ in enumerate(found_rows[n][:STILL_IMAGES]):
+            if ok[i]:
+                mine.append((row, stacked[i]))
+            i += 1
+        out.append(mine)
+    return out
+
+
+def calibration_enrolments(
+    groups: list[np.ndarray], stills: list[list[tuple[int, np.ndarray]]]
+) -> list[tuple[str, np.ndarray]]:
+    """(type, enrolled K x 512) of the training identities for calibration.
+
+    Types: the first K photos (K = 1..5, identities with at least K), all still copies of
+    the first photo, and half the copies of each of the first two photos.
+    """
+    out = []
+    for k in range(1, 6):
+        out += [(f"photos k={k}", g[:k]) for g in groups if len(g) >= k]
+    for mine in stills:
+        if mine:
+            out.append(("still", mine[0][1]))
+        if len(mine) >= 2:
+            half = STILL_COPIES // 2
+            out.append(("still x2", np.concatenate([mine[0][1][:half], mine[1][1][:half]])))
+    return out
+
+
 def calibration_scores(
-    net: UnlockNet, groups: list[np.ndarray], probes: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(uncalibrated logits, cosines to template) of every probe against the first `k`
-    images of every training identity that has at least `k`."""
-    logits, cosines = [], []
+    net: UnlockNet, enrolments: list[tuple[str, np.ndarray]], probes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Uncalibrated logits and cosines to the template of every probe against every
+    enrolment, with the enrolment's offset bin and type index per comparison."""
+    types = sorted({t for t, _ in enrolments})
+    logits, cosines, bins, kinds = [], [], [], []
     with torch.no_grad():
-        for group in groups:
-            if len(group) < k:
-                continue
-            enrolled = group[:k]
+        for kind, enrolled in enrolments:
             template = enrolled.mean(axis=0)
             template /= np.linalg.norm(template)
             f = torch.from_numpy(relation_features(probes, enrolled))
             logits.append(net.head(f)[:, 0].numpy())
             cosines.append(probes @ template)
-    return np.concatenate(logits), np.concatenate(cosines)
+            bins.append(np.full(len(probes), enrolled_offset_index(enrolled), np.int8))
+            kinds.append(np.full(len(probes), types.index(kind), np.int8))
+    return tuple(np.concatenate(x) for x in (logits, cosines, bins, kinds))
+
+
+MIN_TYPE_COMPARISONS = 200_000  # a type's own threshold counts only above this many
+
+
+def calibrate_offsets(
+    logits: np.ndarray, bins: np.ndarray, kinds: np.ndarray, target: float
+) -> tuple[np.ndarray, dict]:
+    """One output bias per OFFSET_BINS entry: the strictest of the pooled threshold at
+    `target` FAR and that of each enrolment type with enough comparisons in the bin."""
+    offsets = np.zeros(len(OFFSET_BINS), np.float32)
+    report = {}
+    for b, key in enumerate(OFFSET_BINS):
+        mask = bins == b
+        if not mask.any():
+            raise ValueError(f"no calibration enrolment falls in {key}")
+        candidates = [threshold_for_far(logits[mask], target)]
+        for kind in np.unique(kinds[mask]):
+            sub = logits[mask & (kinds == kind)]
+            if len(sub) >= MIN_TYPE_COMPARISONS:
+                candidates.append(threshold_for_far(sub, target))
+        offsets[b] = max(candidates)
+        report[key] = {"impostor_comparisons": int(mask.sum()), "target_far": target}
+    return offsets, report
 
 
 def domain_margin(
@@ -226,11 +345,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="development: use only images whose embeddings are already cached",
     )
+    parser.add_argument(
+        "--runtime",
+        choices=("onnx", "torch"),
+        default="onnx",
+        help="runtime that embeds the faces (fp32 onnx and torch share the embedding cache)",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
     from unlock.embedding_store import EmbeddingStore
-    from unlock.pipeline import FacePipeline
+    from unlock.runtime import load_pipeline
 
     start = time.time()
     identities = identity_images(args.data)
@@ -240,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         if 2 <= len(imgs) < USER_MIN_IMAGES and is_training_identity(n)
     ]
     calib_ids = [n for n, imgs in identities.items() if len(imgs) == 1]
-    pipeline = FacePipeline()
+    pipeline = load_pipeline(args.runtime)
     root = identities[train_ids[0]][0].parent.parent
     store = EmbeddingStore(root, pipeline, policy="nearest_centre")
     if args.cached_only:
@@ -253,63 +378,66 @@ def main(argv: list[str] | None = None) -> int:
         calib_ids = [n for n in calib_ids if identities[n]]
     files = [f for n in train_ids for f in identities[n]]
     emb, found = store.embeddings(files)
-    groups, offset = [], 0
+    groups, found_rows, offset = [], {}, 0
     for n in train_ids:
         count = len(identities[n])
         rows = np.arange(offset, offset + count)[found[offset : offset + count]]
+        found_rows[n] = list(np.flatnonzero(found[offset : offset + count]))
         offset += count
         if len(rows) >= 1:
             groups.append(emb[rows].astype(np.float32))
+    train_ids = [n for n in train_ids if found_rows[n]]
     calib_emb, calib_found = store.embeddings([identities[n][0] for n in calib_ids])
     probes = calib_emb[calib_found].astype(np.float32)
 
+    stills = still_copies(root, pipeline, identities, train_ids, found_rows)
     rng = np.random.default_rng(args.seed)
-    features, labels = build_training_set(groups, rng)
+    features, labels = build_training_set(groups, rng, stills)
     print(
         f"{len(groups)} training identities, {len(features)} pairs ({int(labels.sum())} genuine)",
         flush=True,
     )
     net = train(features.astype(np.float32), labels, args.seed, args.epochs)
 
-    per_k, offsets = {}, []
-    for k in range(1, 6):
-        logits, cosines = calibration_scores(net, groups, probes, k)
-        offset = threshold_for_far(logits, args.target_far)
-        offsets.append(offset)
-        accepted = int(np.sum(logits - offset >= 0))
-        per_k["k>=5" if k == 5 else f"k={k}"] = {
-            "impostor_comparisons": int(len(logits)),
-            "enrolments": int(len(logits) // len(probes)),
-            "false_accepts": accepted,
-            "far": accepted / len(logits),
-            "cosine_threshold_same_far": threshold_for_far(cosines, args.target_far),
-        }
+    enrolments = calibration_enrolments(groups, stills)
+    logits, cosines, bins, kinds = calibration_scores(net, enrolments, probes)
+    offsets, per_bin = calibrate_offsets(logits, bins, kinds, args.target_far)
     domain, margin, cos_domain = domain_margin(
-        net, identities, pipeline, offsets[4], args.domain_far, args.cached_only
+        net,
+        identities,
+        pipeline,
+        offsets[OFFSET_BINS.index("k>=5")],
+        args.domain_far,
+        args.cached_only,
     )
-    offsets = [o + margin for o in offsets]
-    for key, k in zip(per_k, range(1, 6)):
-        logits, _ = calibration_scores(net, groups, probes, k)
-        accepted = int(np.sum(logits - offsets[k - 1] >= 0))
-        per_k[key].update(false_accepts=accepted, far=accepted / len(logits))
+    offsets = offsets + margin
+    for b, key in enumerate(OFFSET_BINS):
+        accepted = int(np.sum(logits[bins == b] - offsets[b] >= 0))
+        per_bin[key].update(
+            false_accepts=accepted, far=accepted / per_bin[key]["impostor_comparisons"]
+        )
+        per_bin[key]["cosine_threshold_same_far"] = threshold_for_far(
+            cosines[bins == b], args.target_far
+        )
     net.k_offset.copy_(torch.tensor(offsets, dtype=torch.float32))
-    worst = max(per_k.values(), key=lambda v: v["far"])
-    cos_threshold = max(per_k["k>=5"]["cosine_threshold_same_far"], cos_domain)
+    worst = max(per_bin.values(), key=lambda v: v["far"])
+    cos_threshold = max(per_bin["k>=5"]["cosine_threshold_same_far"], cos_domain)
     meta = {
         "features": list(FEATURE_NAMES),
         "threshold": 0.5,
         "calibration": {
             "far": worst["far"],
-            "impostor_comparisons": min(v["impostor_comparisons"] for v in per_k.values()),
+            "impostor_comparisons": min(v["impostor_comparisons"] for v in per_bin.values()),
             "target_far": args.target_far,
             "probe_images": int(len(probes)),
             "description": (
-                "per enrolment size K: the first K images of every training identity with "
-                "at least K images, against every image of the single-image LFW identities "
-                "(never used in gradient training); far is the worst K, "
-                "impostor_comparisons the smallest count behind one K"
+                "per kind of enrolment (OFFSET_BINS): the first K photos (K = 1..5) and "
+                "still-video copies of one or two photos of every training identity, "
+                "against every image of the single-image LFW identities (never used in "
+                "gradient training); far is the worst kind, impostor_comparisons the "
+                "smallest count behind one kind"
             ),
-            "per_k": per_k,
+            "per_bin": per_bin,
         },
         "domain_calibration": domain,
         "baseline": {
@@ -334,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, meta=np.array(json.dumps(meta)), **net.state_arrays())
-    for key, v in per_k.items():
+    for key, v in per_bin.items():
         print(
             f"calibrated {key}: FAR {v['far']:.2e} ({v['false_accepts']} of "
             f"{v['impostor_comparisons']} held-out impostor comparisons)"

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from unlock.scoring import FEATURE_NAMES, k_offset_index, load_weights
+from unlock.scoring import FEATURE_NAMES, OFFSET_BINS, enrolled_offset_index, load_weights
 
 HIDDEN = (32, 16)
 
@@ -73,16 +73,22 @@ class UnlockNet(nn.Module):
     def __init__(self, hidden: tuple[int, ...] = HIDDEN) -> None:
         super().__init__()
         self.head = UnlockHead(hidden)
-        # calibrated output bias per enrolment size K = 1, 2, 3, 4, >= 5 (subtracted)
-        self.register_buffer("k_offset", torch.zeros(5))
+        # calibrated output bias per kind of enrolment (OFFSET_BINS; subtracted)
+        self.register_buffer("k_offset", torch.zeros(len(OFFSET_BINS)))
         self.meta: dict = {}
 
-    def logit(self, live: torch.Tensor, enrolled: torch.Tensor) -> torch.Tensor:
-        k = int(enrolled.shape[0])
-        return self.head(relation_features(live, enrolled)) - self.k_offset[k_offset_index(k)]
+    def logit(
+        self, live: torch.Tensor, enrolled: torch.Tensor, bin_index: int | None = None
+    ) -> torch.Tensor:
+        """The calibrated logit; `bin_index` (default: from `enrolled`) picks the bias."""
+        if bin_index is None:
+            bin_index = enrolled_offset_index(enrolled.detach().cpu().numpy())
+        return self.head(relation_features(live, enrolled)) - self.k_offset[bin_index]
 
-    def forward(self, live: torch.Tensor, enrolled: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logit(live, enrolled))
+    def forward(
+        self, live: torch.Tensor, enrolled: torch.Tensor, bin_index: int | None = None
+    ) -> torch.Tensor:
+        return torch.sigmoid(self.logit(live, enrolled, bin_index))
 
     def for_user(self, enrolled: np.ndarray | torch.Tensor) -> UserUnlockNet:
         """A module `forward(live) -> p` with this user's enrolled embeddings baked in."""
@@ -108,9 +114,10 @@ class UserUnlockNet(nn.Module):
         super().__init__()
         self.net = net
         self.register_buffer("enrolled", enrolled)
+        self.bin_index = enrolled_offset_index(enrolled.numpy())
 
     def forward(self, live: torch.Tensor) -> torch.Tensor:
-        return self.net(live, self.enrolled)
+        return self.net(live, self.enrolled, self.bin_index)
 
 
 def load_unlock_net(path: str | os.PathLike | None = None) -> UnlockNet:

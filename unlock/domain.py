@@ -40,3 +40,44 @@ def degrade(image_bgr: np.ndarray, name: str) -> np.ndarray:
         raise RuntimeError("JPEG encoding failed")
     decoded = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
     return cv2.cvtColor(decoded, cv2.COLOR_GRAY2BGR)
+
+
+STILL_NAME = "still-v1"
+
+
+def still_frame(image_bgr: np.ndarray, name: str) -> np.ndarray:
+    """One frame of a person sitting still in front of a camera, made from a photo, seeded.
+
+    A tiny head motion (rotation up to 4 degrees, scale 0.96-1.04, shift up to 3 % of the
+    side), a small change of exposure and contrast, sensor noise and video compression
+    (JPEG quality 70-95). Copies of one photo under different `name`s look like the
+    near-identical frames a webcam gives of someone who does not move: what a video
+    enrolment usually holds. Used to train and calibrate the unlock network on such tight
+    enrolments, and never by `eval unlock`.
+    """
+    rng = _rng(name)
+    h, w = image_bgr.shape[:2]
+    angle = rng.uniform(-4.0, 4.0)
+    scale = rng.uniform(0.96, 1.04)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    matrix[:, 2] += rng.uniform(-0.03, 0.03, 2) * (w, h)
+    moved = cv2.warpAffine(image_bgr, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+    gain = rng.uniform(0.9, 1.1)
+    contrast = rng.uniform(0.9, 1.1)
+    out = (moved.astype(np.float32) - 128.0) * contrast + 128.0
+    out = out * gain + rng.normal(0.0, 2.0, out.shape)
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    quality = int(rng.integers(70, 96))
+    ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
+def still_copy(copy: int):
+    """`still_frame` for copy number `copy` (its own seed), as an EmbeddingStore transform."""
+
+    def transform(image_bgr: np.ndarray, name: str) -> np.ndarray:
+        return still_frame(image_bgr, f"{name}#{copy}")
+
+    return transform

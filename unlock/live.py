@@ -26,6 +26,7 @@ import numpy as np
 from models.crop import crop_face
 from models.face import Face
 from unlock.config import Config
+from unlock.scoring import THRESHOLD
 
 # Per-frame states (the JSON `state` field); `banner()` turns them into the window's text.
 NO_FACE = "no_face"
@@ -191,6 +192,34 @@ class ProfileScorer:
         return self.profiles[i].name, scores[i]
 
 
+class KOfN:
+    """The attempt's decision rule: unlock when this frame's p >= threshold and at least k
+    of the last n frames with a face had p >= threshold for the same user."""
+
+    def __init__(self, k: int, n: int, threshold: float = THRESHOLD) -> None:
+        self.k, self.n, self.threshold = k, n, threshold
+        self.reset()
+
+    def reset(self) -> None:
+        self.window: deque[str | None] = deque(maxlen=self.n)
+
+    def add(self, user: str, p: float) -> tuple[bool, int]:
+        """Record one scored frame; (unlock now?, frames of the window that agree)."""
+        hit = p >= self.threshold
+        self.window.append(user if hit else None)
+        hits = sum(1 for u in self.window if u == user)
+        return hit and hits >= self.k, hits
+
+
+def attempt_unlocks(ps, k: int, n: int, threshold: float = THRESHOLD) -> int | None:
+    """Index of the frame at which a sequence of per-frame p (one user) unlocks, or None."""
+    rule = KOfN(k, n, threshold)
+    for i, p in enumerate(ps):
+        if rule.add("user", float(p))[0]:
+            return i
+    return None
+
+
 class UnlockLoop:
     """Per-frame engine: face -> crop -> p -> k-of-n decision (no I/O, no window).
 
@@ -220,7 +249,7 @@ class UnlockLoop:
 
     def reset(self) -> None:
         """Start a new attempt: forget the window, the tracked face and liveness."""
-        self.window: deque[str | None] = deque(maxlen=self.n)
+        self.rule = KOfN(self.k, self.n)
         self.finder.reset()
         if self.liveness is not None:
             self.liveness.reset()
@@ -253,12 +282,8 @@ class UnlockLoop:
         start = time.perf_counter()
         user, p = self.profile_scorer.best(embedding)
         ms["score"] = (time.perf_counter() - start) * 1000
-        hit = p >= self.profile_scorer.scorer.threshold
-        self.window.append(user if hit else None)
-        hits = sum(1 for u in self.window if u == user)
-        state = LOCKED
-        if hit and hits >= self.k:
-            state = UNLOCKED
+        unlock, hits = self.rule.add(user, p)
+        state = UNLOCKED if unlock else LOCKED
         if self.liveness is not None:
             self.liveness.update(face, frame.shape)
             if state == UNLOCKED and not self.liveness.is_live:

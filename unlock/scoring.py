@@ -17,10 +17,12 @@ A classifier on raw embeddings learns "not an LFW photo" instead of "not the own
 breaks on other domains (BRIEF section 5); these features carry no trace of the domain
 except through the cosines themselves. Hidden ReLU layers map them to one logit; the
 output bias was calibrated after training so that p >= 0.5 holds the false-accept rate
-stated in `UnlockScorer.meta["calibration"]`. The calibration depends on how many
-embeddings are enrolled (one photo gives a noisier template than five frames), so the
-output bias has one calibrated value per enrolment size K = 1, 2, 3, 4 and >= 5
-(`k_offset`, subtracted from the logit; `k_offset_index(K)` picks the entry).
+stated in `UnlockScorer.meta["calibration"]`. The calibration depends on what was
+enrolled (one photo gives a noisier template than five different photos, and twenty
+frames of someone sitting still are hardly more than one photo), so the output bias has
+one calibrated value per kind of enrolment (`OFFSET_BINS`: K = 1, 2, 3, 4, >= 5 varied
+faces, or a *tight* set of K >= 2 near-identical frames; `k_offset`, subtracted from the
+logit; `offset_index(K, pairwise cosine)` picks the entry).
 """
 
 from __future__ import annotations
@@ -42,6 +44,11 @@ FEATURE_NAMES = (
     "enrolled_pairwise_cos",
     "inv_k",
 )
+# Enrolled sets whose mean pairwise cosine is at least this are "tight": video frames of
+# someone sitting still, calibrated as such (their own output bias).
+TIGHT_PAIRWISE = 0.85
+THRESHOLD = 0.5  # p >= THRESHOLD unlocks
+OFFSET_BINS = ("k=1", "k=2", "k=3", "k=4", "k>=5", "tight")
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "models" / "weights" / "unlock_net.npz"
 
 
@@ -75,9 +82,30 @@ def relation_features(live: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
     ).astype(np.float32)
 
 
-def k_offset_index(k: int) -> int:
-    """Which entry of the calibrated per-K output bias applies to K enrolled embeddings."""
+def pairwise_cosine(enrolled: np.ndarray) -> float:
+    """Mean cosine between different enrolled embeddings (1.0 for one)."""
+    enrolled = np.asarray(enrolled, np.float32)
+    k = len(enrolled)
+    if k < 2:
+        return 1.0
+    gram = enrolled @ enrolled.T
+    return float((gram.sum() - np.trace(gram)) / (k * (k - 1)))
+
+
+def offset_index(k: int, pairwise: float) -> int:
+    """Which calibrated output bias (`OFFSET_BINS`) applies to an enrolled set.
+
+    K enrolled embeddings with mean pairwise cosine `pairwise`: a tight set (K >= 2,
+    pairwise >= TIGHT_PAIRWISE) has its own bias; otherwise K = 1, 2, 3, 4 or >= 5.
+    """
+    if k >= 2 and pairwise >= TIGHT_PAIRWISE:
+        return len(OFFSET_BINS) - 1
     return min(max(k, 1), 5) - 1
+
+
+def enrolled_offset_index(enrolled: np.ndarray) -> int:
+    """`offset_index` of an enrolled set (K x 512)."""
+    return offset_index(len(enrolled), pairwise_cosine(enrolled))
 
 
 def load_weights(path: str | os.PathLike | None = None) -> tuple[dict[str, np.ndarray], dict]:
@@ -97,7 +125,7 @@ def load_weights(path: str | os.PathLike | None = None) -> tuple[dict[str, np.nd
 class UnlockScorer:
     """p = sigmoid(MLP(relation_features(live, enrolled))); p >= `threshold` unlocks."""
 
-    threshold = 0.5
+    threshold = THRESHOLD
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         arrays, self.meta = load_weights(path)
@@ -123,7 +151,7 @@ class UnlockScorer:
             h = h @ w.T + b
             if j < len(self.layers) - 1:
                 h = np.maximum(h, 0.0)
-        return h[:, 0] - self.k_offset[k_offset_index(len(enrolled))]
+        return h[:, 0] - self.k_offset[enrolled_offset_index(enrolled)]
 
     def probability(self, live: np.ndarray, profile) -> np.ndarray:
         """p in [0, 1] for each live embedding (N x 512) against a Profile (or K x 512)."""

@@ -26,6 +26,45 @@ from unlock.images import list_images
 FAR_POINTS = (1e-3, 1e-4, 2e-5)
 
 
+def attempt_chunks(groups: list[list[int]], m: int) -> list[list[int]]:
+    """Consecutive runs of `m` rows from each group (one identity's images, in order)."""
+    return [g[s : s + m] for g in groups for s in range(0, len(g) - m + 1, m)]
+
+
+def attempt_figures(
+    gen_logits: list[np.ndarray], imp_logits: list[np.ndarray], imp_chunks, m: int, k: int, n: int
+) -> dict:
+    """Per-attempt FRR and FAR when an attempt is `m` images of one identity, decided by the
+    live loop's k-of-n rule on p >= 0.5 (logit >= 0).
+
+    gen_logits[u]: user u's genuine images in order (-inf where no face was found);
+    imp_logits[u]: every impostor image against user u; imp_chunks: rows of one impostor
+    identity per attempt (`attempt_chunks`).
+    """
+    from unlock.live import attempt_unlocks
+
+    genuine = accepted = impostors = false_accepts = 0
+    for gen, imp in zip(gen_logits, imp_logits):
+        for chunk in attempt_chunks([list(range(len(gen)))], m):
+            genuine += 1
+            accepted += attempt_unlocks(gen[chunk] >= 0, k, n, threshold=1) is not None
+        hits = imp >= 0
+        for chunk in imp_chunks:
+            impostors += 1
+            if hits[chunk].sum() >= k:  # fewer hits can never unlock
+                false_accepts += attempt_unlocks(hits[chunk], k, n, threshold=1) is not None
+    return {
+        "images_per_attempt": m,
+        "k": k,
+        "n": n,
+        "genuine_attempts": genuine,
+        "frr": round(1 - accepted / genuine, 6) if genuine else None,
+        "impostor_attempts": impostors,
+        "false_accepts": false_accepts,
+        "far": false_accepts / impostors if impostors else None,
+    }
+
+
 def identity_images(data: str | Path) -> dict[str, list[Path]]:
     """{identity: its images in name order} for a folder of identity folders."""
     root = Path(data)
@@ -132,6 +171,10 @@ def run(args: argparse.Namespace) -> int:
         enrol_emb, enrol_found = embed(fp32, all_files)
 
     imp_rows = [index[f] for f in impostor_files if found[index[f]]]
+    row_of = {r: i for i, r in enumerate(imp_rows)}
+    imp_groups = [
+        [row_of[index[f]] for f in identities[n] if index.get(f) in row_of] for n in impostor_ids
+    ]
     imp_emb = emb[imp_rows]
     fta_impostor = len(impostor_files) - len(imp_rows)
     net_gen, net_imp, cos_gen, cos_imp = [], [], [], []
@@ -152,13 +195,29 @@ def run(args: argparse.Namespace) -> int:
         template /= np.linalg.norm(template)
         live = emb[live_rows]
         # genuine attempts without a face are rejections: score them below everything
-        net_gen.append(np.concatenate([scorer.logit(live, enrolled), np.full(missing, -np.inf)]))
+        with_face = np.array([found[r] for r in attempts], bool)
+        logits = np.full(len(attempts), -np.inf)
+        logits[with_face] = scorer.logit(live, enrolled)
+        net_gen.append(logits)
         cos_gen.append(np.concatenate([live @ template, np.full(missing, -np.inf)]))
         net_imp.append(scorer.logit(imp_emb, enrolled))
         cos_imp.append(imp_emb @ template)
-    net_gen, net_imp = np.concatenate(net_gen), np.concatenate(net_imp)
     cos_gen, cos_imp = np.concatenate(cos_gen), np.concatenate(cos_imp)
 
+    attempt_result = None
+    if args.attempt_frames:
+        from unlock.config import Config
+
+        config = Config()
+        attempt_result = attempt_figures(
+            net_gen,
+            net_imp,
+            attempt_chunks(imp_groups, args.attempt_frames),
+            args.attempt_frames,
+            config.k,
+            config.n,
+        )
+    net_gen, net_imp = np.concatenate(net_gen), np.concatenate(net_imp)
     network = operating_figures(net_gen, net_imp, 0.0)  # logit 0 <=> p = 0.5
     baseline_threshold = float(scorer.meta.get("baseline", {}).get("cosine_threshold", np.nan))
     baseline = operating_figures(cos_gen, cos_imp, baseline_threshold)
@@ -184,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
         **network,
         "calibration": scorer.meta.get("calibration", {}),
         "baseline": baseline,
+        "attempts": attempt_result,
     }
     _print(result)
     if args.json:
@@ -195,6 +255,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _print(r: dict) -> None:
     b = r["baseline"]
+    a = r.get("attempts")
+    if a:
+        print(
+            f"attempts of {a['images_per_attempt']} images, k = {a['k']} of n = {a['n']}: "
+            f"FRR {100 * a['frr']:.2f} % of {a['genuine_attempts']}, FAR "
+            f"{a['false_accepts']} of {a['impostor_attempts']} ({a['far']:.2e})"
+        )
     print(
         f"{r['users']} users (enrol {r['enroll']}), {r['genuine_attempts']} genuine attempts, "
         f"{r['impostor_comparisons']} impostor comparisons, domain {r['domain']}"
@@ -281,6 +348,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         help="use at most N impostor images (round robin over identities)",
+    )
+    p.add_argument(
+        "--attempt-frames",
+        type=int,
+        default=0,
+        metavar="M",
+        help="also report per-attempt FAR/FRR: an attempt is M images of one identity, "
+        "decided by the live loop's k-of-n rule (impostor attempts: M images of one other "
+        "identity, correlated as a real impostor's frames are)",
     )
     p.add_argument("--json", help="write the figures as JSON here")
     p.add_argument("--plot", help="write a DET curve with score histograms (PNG) here")

@@ -9,6 +9,7 @@ EVAL_MODULES = [
     "unlock.commands.eval_lfw",
     "unlock.commands.eval_unlock",
     "unlock.commands.eval_liveness",
+    "unlock.commands.eval_live",
 ]
 
 
