@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from models.unlock_net import UnlockNet
+from models.unlock_net import HIDDEN, UnlockNet
 from unlock.commands.eval_unlock import identity_images
 from unlock.scoring import (
     FEATURE_NAMES,
@@ -133,10 +133,16 @@ def build_training_set(
     return np.concatenate(feats), np.concatenate(labels)
 
 
-def train(features: np.ndarray, labels: np.ndarray, seed: int, epochs: int) -> UnlockNet:
+def train(
+    features: np.ndarray,
+    labels: np.ndarray,
+    seed: int,
+    epochs: int,
+    hidden: tuple[int, ...] = HIDDEN,
+) -> UnlockNet:
     """Fit the MLP on standardised features with class-balanced binary cross-entropy."""
     torch.manual_seed(seed)
-    net = UnlockNet()
+    net = UnlockNet(hidden)
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-6
     net.head.feature_mean.copy_(torch.from_numpy(mean.astype(np.float32)))
     net.head.feature_std.copy_(torch.from_numpy(std.astype(np.float32)))
@@ -160,6 +166,35 @@ def train(features: np.ndarray, labels: np.ndarray, seed: int, epochs: int) -> U
         sched.step()
         print(f"epoch {epoch + 1}/{epochs}  loss {total / len(x):.4f}", flush=True)
     return net.eval()
+
+
+def merge_ensemble(nets: list[UnlockNet]) -> UnlockNet:
+    """One MLP whose logit is the mean of the members' logits, exactly.
+
+    Members share the input standardisation; their hidden layers are stacked side by side
+    (block-diagonal weights), and the output layer averages them. The result has the
+    same form as any UnlockNet (w0, b0, w1, b1, ...), only wider.
+    """
+    first = nets[0]
+    depth = len(first.head.linears)
+    hidden = tuple(sum(n.head.linears[j].out_features for n in nets) for j in range(depth - 1))
+    merged = UnlockNet(hidden)
+    merged.head.feature_mean.copy_(first.head.feature_mean)
+    merged.head.feature_std.copy_(first.head.feature_std)
+    with torch.no_grad():
+        for j, target in enumerate(merged.head.linears):
+            weights = [n.head.linears[j].weight for n in nets]
+            biases = [n.head.linears[j].bias for n in nets]
+            if j == 0:
+                target.weight.copy_(torch.cat(weights, 0))
+                target.bias.copy_(torch.cat(biases))
+            elif j < depth - 1:
+                target.weight.copy_(torch.block_diag(*weights))
+                target.bias.copy_(torch.cat(biases))
+            else:
+                target.weight.copy_(torch.cat(weights, 1) / len(nets))
+                target.bias.copy_(torch.stack(biases).mean(0))
+    return merged.eval()
 
 
 def still_copies(
@@ -332,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="LFW folder (with images/)")
     parser.add_argument("--out", default=str(WEIGHTS_PATH))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--target-far", type=float, default=1e-5)
     parser.add_argument(
         "--domain-far",
@@ -344,6 +379,23 @@ def main(argv: list[str] | None = None) -> int:
         "--cached-only",
         action="store_true",
         help="development: use only images whose embeddings are already cached",
+    )
+    parser.add_argument(
+        "--hidden",
+        default="64,32",
+        help="hidden layer sizes (default %(default)s)",
+    )
+    parser.add_argument(
+        "--ensemble",
+        type=int,
+        default=5,
+        help="train this many networks (seeds seed, seed+1, ...) and average their logits "
+        "in one wider network (less seed-to-seed variance in the calibrated tail)",
+    )
+    parser.add_argument(
+        "--no-still",
+        action="store_true",
+        help="ablation: train without still-video enrolments (still calibrated on them)",
     )
     parser.add_argument(
         "--runtime",
@@ -392,12 +444,17 @@ def main(argv: list[str] | None = None) -> int:
 
     stills = still_copies(root, pipeline, identities, train_ids, found_rows)
     rng = np.random.default_rng(args.seed)
-    features, labels = build_training_set(groups, rng, stills)
+    features, labels = build_training_set(groups, rng, None if args.no_still else stills)
     print(
         f"{len(groups)} training identities, {len(features)} pairs ({int(labels.sum())} genuine)",
         flush=True,
     )
-    net = train(features.astype(np.float32), labels, args.seed, args.epochs)
+    hidden = tuple(int(h) for h in args.hidden.split(","))
+    members = [
+        train(features.astype(np.float32), labels, args.seed + m, args.epochs, hidden)
+        for m in range(args.ensemble)
+    ]
+    net = merge_ensemble(members) if len(members) > 1 else members[0]
 
     enrolments = calibration_enrolments(groups, stills)
     logits, cosines, bins, kinds = calibration_scores(net, enrolments, probes)
@@ -457,7 +514,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "embedding_weights_sha256": pipeline.weights_sha256,
         "trained_identities": sorted(train_ids),
-        "command": "python -m models.train_unlock_net --data ../shared/datasets/lfw",
+        "command": "python -m models.train_unlock_net --data LFW_DIR",
+        "hidden": list(hidden),
+        "ensemble": args.ensemble,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

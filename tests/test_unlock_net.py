@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 import torch
 
+from models.train_unlock_net import merge_ensemble
 from models.unlock_net import UnlockNet, load_unlock_net
 from models.unlock_net import relation_features as torch_features
-from unlock.scoring import FEATURE_NAMES, UnlockScorer, relation_features
+from unlock.domain import still_frame
+from unlock.images import load_image
+from unlock.scoring import (
+    FEATURE_NAMES,
+    OFFSET_BINS,
+    UnlockScorer,
+    enrolled_offset_index,
+    relation_features,
+)
 
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -91,3 +100,58 @@ def test_network_is_trainable_module():
     assert out.shape == (3, 1)
     out.sum().backward()
     assert net.head.linears[0].weight.grad is not None
+
+
+def test_near_identical_frames_have_their_own_calibrated_bias():
+    rng = np.random.default_rng(3)
+    base = _unit(rng, 1)
+    tight = base + 0.02 * _unit(rng, 20)
+    tight /= np.linalg.norm(tight, axis=1, keepdims=True)
+    varied = _unit(rng, 20)
+    scorer = UnlockScorer()
+    assert len(scorer.k_offset) == len(OFFSET_BINS)
+    assert enrolled_offset_index(tight) == OFFSET_BINS.index("tight")
+    assert enrolled_offset_index(varied) == OFFSET_BINS.index("k>=5")
+    assert enrolled_offset_index(tight[:1]) == OFFSET_BINS.index("k=1")
+    assert set(scorer.meta["calibration"]["per_bin"]) == set(OFFSET_BINS)
+    live = np.concatenate([tight[:3], varied[:3]])
+    net = load_unlock_net()
+    with torch.no_grad():
+        p_torch = net.for_user(tight)(torch.from_numpy(live))[:, 0].numpy()
+    np.testing.assert_allclose(scorer.probability(live, tight), p_torch, atol=1e-5)
+
+
+def test_a_still_sitter_profile_accepts_the_person_and_no_one_else(pipeline, lfw_fixtures):
+    """Enrolled from near-identical video-like frames of one photo (someone sitting still),
+    the person's other photos unlock and nobody else's do. The network trained only on
+    varied photo enrolments refused such profiles almost always."""
+    photos = sorted((lfw_fixtures / "Colin_Powell").glob("*.jpg"))
+    image = load_image(photos[0])
+    frames = [still_frame(image, f"test#{c}") for c in range(8)]
+    enrolled, _, found = pipeline.embed_images(frames, "nearest_centre")
+    assert found.all()
+    assert enrolled_offset_index(enrolled) == OFFSET_BINS.index("tight")
+    others = [pipeline.require_face(p, "nearest_centre").embedding for p in photos[1:]]
+    strangers = [
+        pipeline.require_face(p, "nearest_centre").embedding
+        for person in ("Tony_Blair", "Jennifer_Aniston", "Gerhard_Schroeder")
+        for p in sorted((lfw_fixtures / person).glob("*.jpg"))
+    ]
+    scorer = UnlockScorer()
+    assert (scorer.probability(np.stack(others), enrolled) >= 0.5).sum() >= 5  # of 7
+    assert (scorer.probability(np.stack(strangers), enrolled) < 0.5).all()
+
+
+def test_an_ensemble_merges_into_one_network_with_the_mean_logit():
+    torch.manual_seed(0)
+    members = [UnlockNet((8, 4)) for _ in range(3)]
+    for member in members:
+        for linear in member.head.linears:
+            torch.nn.init.normal_(linear.weight)
+            torch.nn.init.normal_(linear.bias)
+    merged = merge_ensemble(members)
+    assert [lin.out_features for lin in merged.head.linears] == [24, 12, 1]
+    x = torch.randn(10, len(FEATURE_NAMES))
+    with torch.no_grad():
+        expected = sum(m.head(x) for m in members) / 3
+        torch.testing.assert_close(merged.head(x), expected, atol=1e-5, rtol=1e-5)

@@ -81,3 +81,27 @@ def still_copy(copy: int):
         return still_frame(image_bgr, f"{name}#{copy}")
 
     return transform
+
+
+HARSH_LIGHT_NAME = "harsh-light-v1"
+
+
+def harsh_light(image_bgr: np.ndarray, name: str) -> np.ndarray:
+    """The face lit hard from one side or from above (a desk lamp, a window), seeded.
+
+    Brightness falls off across the image along a random direction (left, right or top:
+    from 1.1-1.5 times to 0.08-0.3 times the original), with a gamma of 0.6-1.6 and the
+    lit side clipped, as an automatic exposure would leave it. Used by `faceunlock eval
+    unlock --domain harsh-light`, never in training.
+    """
+    rng = _rng(name)
+    h, w = image_bgr.shape[:2]
+    direction = int(rng.integers(0, 3))  # 0 from the left, 1 from the right, 2 from above
+    bright, dark = rng.uniform(1.1, 1.5), rng.uniform(0.08, 0.3)
+    ramp = np.linspace(bright, dark, w if direction < 2 else h, dtype=np.float32)
+    if direction == 1:
+        ramp = ramp[::-1]
+    gain = ramp[None, :] if direction < 2 else ramp[:, None]
+    gamma = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
+    out = np.power(image_bgr.astype(np.float32) / 255.0, gamma) * gain[..., None]
+    return np.clip(out * 255.0, 0, 255).astype(np.uint8)

@@ -150,6 +150,10 @@ def run(args: argparse.Namespace) -> int:
         from unlock.domain import DOMAIN_NAME, degrade
 
         transform, transform_name = degrade, DOMAIN_NAME
+    elif args.domain == "harsh-light":
+        from unlock.domain import HARSH_LIGHT_NAME, harsh_light
+
+        transform, transform_name = harsh_light, HARSH_LIGHT_NAME
     if args.enrol_fp32 and not args.int8:
         raise FaceUnlockError("--enrol-fp32 goes with --runtime onnx --int8")
     pipeline = pipeline_from_args(args)
@@ -332,9 +336,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--domain",
-        choices=("plain", "degraded"),
+        choices=("plain", "degraded", "harsh-light"),
         default="plain",
-        help="degraded: grayscale, gamma, blur, noise and JPEG on every image (another domain)",
+        help="degraded: grayscale, gamma, blur, noise and JPEG on every image (another "
+        "domain); harsh-light: every face lit hard from one side or from above",
     )
     p.add_argument(
         "--face",
