@@ -11,6 +11,8 @@ def run(args: argparse.Namespace) -> int:
     from enroll.profile import ProfileStore
     from unlock.runtime import pipeline_from_args
 
+    if args.reset_adaptive:
+        return reset_adaptive(args.name)
     pipeline = pipeline_from_args(args, min_face_size=DETECTOR_MIN_FACE)
     profile = enrol(
         pipeline,
@@ -29,6 +31,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def reset_adaptive(name: str) -> int:
+    """Clear a user's adaptive entries (the enrolled core stays)."""
+    from enroll.profile import ProfileStore
+    from unlock.adaptive import reset
+
+    store = ProfileStore()
+    profile = store.load(name)
+    removed = reset(profile)
+    store.save(profile)
+    print(f"{name}: removed {removed} adaptive embedding(s); the enrolled core is unchanged")
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `enroll`."""
     from unlock.runtime import add_runtime_argument
@@ -43,6 +58,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=20, help="good frames to enrol (default 20)")
     p.add_argument("--add", action="store_true", help="add another appearance to the user")
     p.add_argument("--quiet", action="store_true", help="no per-frame progress")
+    p.add_argument(
+        "--reset-adaptive",
+        action="store_true",
+        help="clear what confident unlocks added to the profile (the enrolled core stays)",
+    )
     p.add_argument(
         "--save-snapshots",
         action="store_true",

@@ -65,9 +65,19 @@ class Profile:
     updated: str = ""
     appearances: int = 1
     extra: dict = field(default_factory=dict)
+    # the adaptive part: live embeddings of confident unlocks (see `unlock.adaptive`);
+    # the enrolled core (`embeddings`) never changes through it
+    adaptive: np.ndarray = field(default_factory=lambda: np.zeros((0, 512), np.float32))
+
+    def scoring_set(self) -> np.ndarray:
+        """What the unlock network compares a live face with: core + adaptive embeddings."""
+        if len(self.adaptive) == 0:
+            return self.embeddings
+        return np.concatenate([self.embeddings, self.adaptive]).astype(np.float32)
 
     def to_json(self) -> dict:
         emb = np.ascontiguousarray(self.embeddings, dtype="<f4")
+        adaptive = np.ascontiguousarray(self.adaptive, dtype="<f4").reshape(-1, emb.shape[1])
         return {
             "version": PROFILE_VERSION,
             "name": self.name,
@@ -78,6 +88,8 @@ class Profile:
             "weights_sha256": self.weights_sha256,
             "embedding_shape": list(emb.shape),
             "embeddings": base64.b64encode(emb.tobytes()).decode("ascii"),
+            "adaptive_shape": list(adaptive.shape),
+            "adaptive": base64.b64encode(adaptive.tobytes()).decode("ascii"),
             "extra": self.extra,
         }
 
@@ -91,6 +103,15 @@ class Profile:
             emb = np.frombuffer(raw, "<f4").astype(np.float32).reshape(shape)
             if emb.ndim != 2 or emb.shape[0] < 1 or not np.isfinite(emb).all():
                 raise ValueError("bad embeddings")
+            adaptive = np.zeros((0, emb.shape[1]), np.float32)
+            if "adaptive" in data:
+                rows = tuple(int(v) for v in data["adaptive_shape"])
+                raw = base64.b64decode(data["adaptive"], validate=True)
+                adaptive = np.frombuffer(raw, "<f4").astype(np.float32).reshape(rows)
+                if adaptive.ndim != 2 or adaptive.shape[1] != emb.shape[1]:
+                    raise ValueError("bad adaptive embeddings")
+                if not np.isfinite(adaptive).all():
+                    raise ValueError("bad adaptive embeddings")
             return cls(
                 name=str(data["name"]),
                 embeddings=emb,
@@ -100,6 +121,7 @@ class Profile:
                 updated=str(data.get("updated", "")),
                 appearances=int(data.get("appearances", 1)),
                 extra=dict(data.get("extra", {})),
+                adaptive=adaptive,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise FaceUnlockError(

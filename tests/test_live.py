@@ -235,3 +235,38 @@ def test_a_stalled_stream_is_retried_then_reported():
     with pytest.raises(FaceUnlockError, match="stopped sending frames"):
         source.read()
     assert capture.reads > 3  # it retried before giving up
+
+
+def test_unlock_lets_a_confident_unlock_refresh_the_saved_profile(
+    pipeline, scorer, profiles, clip, home, tmp_path, monkeypatch
+):
+    """`faceunlock unlock` applies the adaptive rules to the unlocking frame and saves."""
+    import cv2
+
+    from enroll.profile import ProfileStore
+    from unlock.adaptive import adaptation_refusal
+    from unlock.cli import main
+
+    monkeypatch.setattr("unlock.runtime.load_pipeline", lambda *a, **k: pipeline)
+    store = ProfileStore()
+    store.save(profiles[LIN])
+    video = tmp_path / "lin.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 29.97, (640, 360))
+    for frame in clip[130:175]:
+        writer.write(frame)
+    writer.release()
+    outcome = {}
+    original = run_attempt
+
+    def spy(*args, **kwargs):
+        outcome["summary"] = original(*args, **kwargs)
+        return outcome["summary"]
+
+    monkeypatch.setattr("unlock.live.run_attempt", spy)
+    assert main(["unlock", "--source", str(video), "--no-window", "--user", LIN]) == 0
+    frame = outcome["summary"].unlock_frame
+    refusal = adaptation_refusal(profiles[LIN], frame.embedding, frame.p, scorer)
+    saved = store.load(LIN)
+    assert len(saved.adaptive) == (1 if refusal is None else 0)
+    np.testing.assert_array_equal(saved.embeddings, profiles[LIN].embeddings)
+    assert main(["unlock", "--source", str(video), "--no-window", "--user", LIN]) == 0

@@ -30,6 +30,7 @@ class Config:
     min_face_size: int = 80  # px; smaller faces are ignored in live use
     dark_threshold: float = 40.0  # mean grey level below which a frame is skipped as too dark
     liveness: bool = False  # ask for a head movement and reject flat pictures
+    adaptive: bool = True  # confident unlocks may refresh the profile's adaptive part
 
 
 OPTION_HELP = {
@@ -41,6 +42,8 @@ OPTION_HELP = {
     "min_face_size": "faces smaller than this many pixels are ignored (20..1000)",
     "dark_threshold": "frames with a mean grey level below this are skipped as too dark (0..254)",
     "liveness": "ask for a small head movement and refuse flat pictures (true/false)",
+    "adaptive": "after a confident unlock, let the live face refresh the profile's bounded "
+    "adaptive part; the enrolled core never changes (true/false)",
 }
 
 

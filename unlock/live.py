@@ -151,6 +151,7 @@ class FrameResult:
     stage_ms: dict[str, float] = field(default_factory=dict)
     lockout_s: float = 0.0
     track: str = ""
+    embedding: np.ndarray | None = None  # the live face's embedding (not in the JSON)
 
     def to_json(self) -> dict:
         return {
@@ -288,7 +289,18 @@ class UnlockLoop:
             self.liveness.update(face, frame.shape)
             if state == UNLOCKED and not self.liveness.is_live:
                 state = MOVE_HEAD
-        return FrameResult(index, t_ms, state, face, p, user, hits, ms, track=self.finder.last_mode)
+        return FrameResult(
+            index,
+            t_ms,
+            state,
+            face,
+            p,
+            user,
+            hits,
+            ms,
+            track=self.finder.last_mode,
+            embedding=embedding,
+        )
 
 
 @dataclass
@@ -302,6 +314,7 @@ class Summary:
     frames: int
     face_seen: bool
     lockout_started: bool = False
+    unlock_frame: FrameResult | None = None  # the frame that unlocked (not in the JSON)
 
     def to_json(self) -> dict:
         return {
@@ -376,7 +389,13 @@ def run_attempt(
         if loop.lockout is not None:
             loop.lockout.record_success()
         return Summary(
-            "unlocked", first.user, first.index, first.t_ms - attempt_start_ms, frames, face_seen
+            "unlocked",
+            first.user,
+            first.index,
+            first.t_ms - attempt_start_ms,
+            frames,
+            face_seen,
+            unlock_frame=first,
         )
     if last is not None and last.state == LOCKED_OUT:
         return Summary("locked_out", None, None, None, frames, face_seen)

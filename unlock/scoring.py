@@ -154,8 +154,9 @@ class UnlockScorer:
         return h[:, 0] - self.k_offset[enrolled_offset_index(enrolled)]
 
     def probability(self, live: np.ndarray, profile) -> np.ndarray:
-        """p in [0, 1] for each live embedding (N x 512) against a Profile (or K x 512)."""
-        enrolled = getattr(profile, "embeddings", profile)
+        """p in [0, 1] for each live embedding (N x 512) against a Profile (its core and
+        adaptive embeddings) or an enrolled array (K x 512)."""
+        enrolled = profile.scoring_set() if hasattr(profile, "scoring_set") else profile
         z = self.logit(live, enrolled).astype(np.float64)
         return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)
 

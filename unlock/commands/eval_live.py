@@ -173,23 +173,36 @@ class _WindowSource:
         return self.frames[self._i - 1]
 
 
-def run_window(loop, frames, fps: float) -> tuple[bool, float | None, float, int]:
-    """(unlocked, media ms to unlock, best p, frames with a scored face) for one attempt."""
+@dataclass
+class WindowResult:
+    """What one attempt's loop run gave."""
+
+    summary: object  # unlock.live.Summary
+    best_p: float
+    best_embedding: np.ndarray | None
+    scored: int
+
+    @property
+    def unlocked(self) -> bool:
+        return self.summary.result == "unlocked"
+
+
+def run_window(loop, frames, fps: float) -> WindowResult:
+    """Run the loop over one attempt's frames from a reset state (media time)."""
     from unlock.live import run_attempt
 
     loop.reset()
-    best, scored = 0.0, 0
+    best = WindowResult(None, 0.0, None, 0)
 
     def on_frame(_frame, result):
-        nonlocal best, scored
         if result.p is not None:
-            best = max(best, result.p)
-            scored += 1
+            best.scored += 1
+            if result.p >= best.best_p:
+                best.best_p, best.best_embedding = result.p, result.embedding
         return None
 
-    summary = run_attempt(loop, _WindowSource(frames, fps), timeout_s=1e9, on_frame=on_frame)
-    unlocked = summary.result == "unlocked"
-    return unlocked, summary.time_to_unlock_ms if unlocked else None, best, scored
+    best.summary = run_attempt(loop, _WindowSource(frames, fps), timeout_s=1e9, on_frame=on_frame)
+    return best
 
 
 def enrol_person(enrol_pipeline, video: Video, frame_count: int):
@@ -263,20 +276,109 @@ def summarise(attempts: list[Attempt], fte: int, people: int, window_s: float) -
     }
 
 
-def evaluate(
-    data: Path, pipeline, enrol_pipeline, config, window_s: float, liveness: bool, log=None
-) -> tuple[dict, list[Attempt]]:
-    """Run the protocol over `data`; returns (summary, attempts)."""
-    from unlock.commands.unlock_loop import make_liveness
-    from unlock.live import ProfileScorer, UnlockLoop
-    from unlock.scoring import UnlockScorer
+def _kind(video: Video, user: str, folder: str, first: Video | None) -> str | None:
+    """The attempt kind of `video`'s windows for `user` (None: not an attempt for them)."""
+    if folder == "attack":
+        return "attack" if user == video.person else None
+    if user != video.person:
+        return "impostor"
+    return "same_session" if video.session == first.session else "other_session"
 
+
+class _Protocol:
+    """The loops, profiles and attempts of one `eval live` run."""
+
+    def __init__(self, memo, profiles: dict, config, liveness: bool, adaptive: bool) -> None:
+        from unlock.commands.unlock_loop import make_liveness
+        from unlock.live import ProfileScorer, UnlockLoop
+        from unlock.scoring import UnlockScorer
+
+        self.scorer = UnlockScorer()
+        self.profiles = profiles
+        self.adaptive = adaptive
+        self.loops = {
+            person: {
+                live: UnlockLoop(
+                    memo,
+                    ProfileScorer([profile], self.scorer),
+                    config,
+                    liveness=make_liveness(live),
+                )
+                for live in ((True, False) if liveness else (False,))
+            }
+            for person, profile in profiles.items()
+        }
+        self.attempts: list[Attempt] = []
+        self.best_impostor: dict[str, tuple[float, np.ndarray | None]] = {}
+        self.adapted: dict[str, int] = dict.fromkeys(profiles, 0)
+
+    def run(self, video: Video, frames, fps, window_s: float, start_at: int, kinds) -> None:
+        """Every window of `video` (from frame `start_at`) as an attempt of the given kinds."""
+        from unlock.adaptive import adapt
+
+        size = max(1, round(window_s * fps))
+        usable = frames[start_at:]
+        for user, kind in kinds:
+            for live, loop in self.loops[user].items():
+                if live and kind == "impostor":
+                    continue  # liveness only makes unlocking harder
+                for a, b in windows(len(usable), size):
+                    got = run_window(loop, usable[a:b], fps)
+                    ttu = got.summary.time_to_unlock_ms if got.unlocked else None
+                    self.attempts.append(
+                        Attempt(
+                            kind,
+                            user,
+                            video.path.name,
+                            start_at + a,
+                            got.unlocked,
+                            ttu,
+                            got.best_p,
+                            got.scored,
+                            live,
+                        )
+                    )
+                    if kind == "impostor" and got.best_p >= self.best_impostor.get(user, (-1,))[0]:
+                        self.best_impostor[user] = (got.best_p, got.best_embedding)
+                    if self.adaptive and not live and got.unlocked and kind != "attack":
+                        frame = got.summary.unlock_frame
+                        if adapt(self.profiles[user], frame.embedding, frame.p, self.scorer):
+                            self.adapted[user] += 1
+
+    def impostor_admission(self) -> dict:
+        """Would each user's best-scoring impostor frame join their adaptive part if it had
+        unlocked? (The rules of `unlock.adaptive`; the profile is not changed.)"""
+        from unlock.adaptive import adaptation_refusal
+
+        out = {}
+        for user, (p, embedding) in self.best_impostor.items():
+            if embedding is None:
+                continue
+            refusal = adaptation_refusal(self.profiles[user], embedding, max(p, 1.0), self.scorer)
+            out[user] = {"best_impostor_p": round(p, 4), "admitted": refusal is None}
+        return out
+
+
+def evaluate(
+    data: Path,
+    pipeline,
+    enrol_pipeline,
+    config,
+    window_s: float,
+    liveness: bool,
+    log=None,
+) -> tuple[dict, list[Attempt]]:
+    """Run the protocol over `data`; returns (summary, attempts).
+
+    With `config.adaptive`, genuine attempts run first, in session order, and confident
+    unlocks adapt the profile as `faceunlock unlock` does; impostor attempts then run
+    against the adapted profiles.
+    """
     real = find_videos(data / "real")
     if not real:
         raise FaceUnlockError(f"{data}: no videos under real/<person>/ (see `eval live -h`)")
     attacks = find_videos(data / "attack")
     memo = FrameMemo(pipeline)
-    scorer = UnlockScorer()
     profiles, fte = {}, 0
     for person, videos in real.items():
         frames, _ = read_frames(videos[0].path)
@@ -286,56 +388,32 @@ def evaluate(
             fte += 1
             if log:
                 log(f"{person}: enrolment failed: {exc}")
-    loops = {
-        person: {
-            live: UnlockLoop(
-                memo, ProfileScorer([profile], scorer), config, liveness=make_liveness(live)
-            )
-            for live in ((False, True) if liveness else (False,))
-        }
-        for person, profile in profiles.items()
-    }
-    attempts: list[Attempt] = []
+    protocol = _Protocol(memo, profiles, config, liveness, config.adaptive)
     jobs = [(v, "real") for vs in real.values() for v in vs]
-    jobs += [(v, "attack") for vs in attacks.values() for v in vs]
-    for video, folder in jobs:
-        frames, fps = read_frames(video.path)
-        size = max(1, round(window_s * fps))
-        first_real = real.get(video.person, [None])[0]
-        is_enrol_video = folder == "real" and first_real is not None and video is first_real
-        start_at = len(frames) // 2 if is_enrol_video else 0
-        for user, by_liveness in loops.items():
-            if folder == "attack":
-                if user != video.person:
-                    continue
-                kind = "attack"
-            elif user != video.person:
-                kind = "impostor"
-            else:
-                kind = "same_session" if video.session == first_real.session else "other_session"
-            usable = frames[start_at:]
-            for live, loop in by_liveness.items():
-                if live and kind == "impostor":
-                    continue  # liveness only makes unlocking harder
-                for a, b in windows(len(usable), size):
-                    unlocked, ttu, best, scored = run_window(loop, usable[a:b], fps)
-                    attempts.append(
-                        Attempt(
-                            kind,
-                            user,
-                            video.path.name,
-                            start_at + a,
-                            unlocked,
-                            ttu,
-                            best,
-                            scored,
-                            live,
-                        )
-                    )
-        memo.forget()
-        if log:
-            log(f"{folder}/{video.person}/{video.path.name}: {len(frames)} frames")
-    return summarise(attempts, fte, len(real), window_s), attempts
+    passes = [("genuine", jobs), ("impostor", jobs)] if config.adaptive else [("all", jobs)]
+    passes.append(("attack", [(v, "attack") for vs in attacks.values() for v in vs]))
+    for stage, videos in passes:
+        for video, folder in videos:
+            first = real.get(video.person, [None])[0]
+            kinds = [(u, _kind(video, u, folder, first)) for u in profiles]
+            kinds = [(u, k) for u, k in kinds if k is not None]
+            if stage == "genuine":
+                kinds = [(u, k) for u, k in kinds if k in ("same_session", "other_session")]
+            elif stage == "impostor":
+                kinds = [(u, k) for u, k in kinds if k == "impostor"]
+            if not kinds:
+                continue
+            frames, fps = read_frames(video.path)
+            start_at = len(frames) // 2 if video is first else 0
+            protocol.run(video, frames, fps, window_s, start_at, kinds)
+            memo.forget()
+            if log:
+                log(f"{stage}: {folder}/{video.person}/{video.path.name}: {len(frames)} frames")
+    result = summarise(protocol.attempts, fte, len(real), window_s)
+    result["adaptive"] = bool(config.adaptive)
+    result["adaptive_entries"] = {u: int(len(p.adaptive)) for u, p in profiles.items()}
+    result["impostor_adaptation"] = protocol.impostor_admission()
+    return result, protocol.attempts
 
 
 def _print(r: dict) -> None:
@@ -362,6 +440,12 @@ def _print(r: dict) -> None:
     )
     if r["frr_with_liveness"] is not None:
         print(f"FRR with liveness     {pct(r['frr_with_liveness'])}")
+    if r.get("adaptive"):
+        admitted = sum(v["admitted"] for v in r["impostor_adaptation"].values())
+        print(
+            f"adaptive templates    on: entries per user {r['adaptive_entries']}; best impostor "
+            f"frame admitted for {admitted} of {len(r['impostor_adaptation'])} users"
+        )
     for user, u in r["per_user"].items():
         print(
             f"  {user}: same {pct(u['frr_same_session'])}, other {pct(u['frr_other_session'])}, "
@@ -408,8 +492,9 @@ def run(args: argparse.Namespace) -> int:
     )
     start = time.perf_counter()
     log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    config = Config(adaptive=not args.no_adapt)
     result, attempts = evaluate(
-        data, pipeline, enrol_pipeline, Config(), args.window, not args.no_liveness, log
+        data, pipeline, enrol_pipeline, config, args.window, not args.no_liveness, log
     )
     result["runtime"] = args.runtime
     result["precision"] = "int8" if args.int8 else "fp32"
@@ -438,6 +523,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="write the figures (and every attempt) as JSON here")
     p.add_argument("--plot", help="write a histogram of each attempt's highest p (PNG) here")
     p.add_argument("--no-liveness", action="store_true", help="skip the runs with liveness on")
+    p.add_argument(
+        "--no-adapt",
+        action="store_true",
+        help="profiles stay as enrolled (default: confident unlocks adapt them, as in "
+        "`faceunlock unlock` with the default config)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     add_runtime_argument(p)
     p.set_defaults(func=run)

@@ -86,6 +86,21 @@ def load_profiles(store, user: str | None, weights_sha256: str) -> list:
     return profiles
 
 
+def refresh_adaptive(store, profiles: list, summary, scorer) -> bool:
+    """After an unlock: let the unlocking face join the user's adaptive part if the rules
+    of `unlock.adaptive` allow, and save the profile. True when it was added."""
+    from unlock.adaptive import adapt
+
+    frame = summary.unlock_frame
+    profile = next((p for p in profiles if p.name == summary.user), None)
+    if frame is None or frame.embedding is None or profile is None:
+        return False
+    if not adapt(profile, frame.embedding, float(frame.p), scorer):
+        return False
+    store.save(profile)
+    return True
+
+
 def make_liveness(wanted: bool):
     """A LivenessChecker when liveness is wanted (and the module exists)."""
     if not wanted:
@@ -154,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         session.close()
         source.close()
+    if summary.result == "unlocked" and config.adaptive:
+        refresh_adaptive(store, profiles, summary, loop.profile_scorer.scorer)
     if args.json:
         print(json.dumps(summary.to_json()), flush=True)
     else:

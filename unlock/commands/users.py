@@ -1,9 +1,11 @@
-"""`faceunlock users list` and `faceunlock users remove NAME`."""
+"""`faceunlock users list`, `faceunlock users show NAME` and `faceunlock users remove NAME`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+
+import numpy as np
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -20,6 +22,7 @@ def run_list(args: argparse.Namespace) -> int:
         row = {
             "name": profile.name,
             "embeddings": int(len(profile.embeddings)),
+            "adaptive": int(len(profile.adaptive)),
             "appearances": profile.appearances,
             "created": profile.created,
             "updated": profile.updated or profile.created,
@@ -29,9 +32,58 @@ def run_list(args: argparse.Namespace) -> int:
             print(json.dumps(row))
         else:
             print(
-                f"{row['name']:24} {row['embeddings']:4d} embeddings  "
-                f"{row['appearances']} appearance(s)  enrolled {row['created'][:19]}"
+                f"{row['name']:24} {row['embeddings']:4d} embeddings "
+                f"(+{row['adaptive']} adaptive)  {row['appearances']} appearance(s)  "
+                f"enrolled {row['created'][:19]}"
             )
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print one user's profile: the enrolled core (per appearance) and the adaptive part."""
+    from enroll.profile import ProfileStore
+    from unlock.adaptive import MAX_ADAPTIVE
+    from unlock.scoring import pairwise_cosine
+
+    profile = ProfileStore().load(args.name)
+    appearances = profile.extra.get("appearances", [])
+    adaptive_log = profile.extra.get("adaptive_log", [])
+    report = {
+        "name": profile.name,
+        "core": {
+            "embeddings": int(len(profile.embeddings)),
+            "pairwise_cosine": round(pairwise_cosine(profile.embeddings), 4),
+            "appearances": [
+                {k: a.get(k) for k in ("date", "source", "kind", "frames")} for a in appearances
+            ],
+        },
+        "adaptive": {
+            "embeddings": int(len(profile.adaptive)),
+            "limit": MAX_ADAPTIVE,
+            "added": adaptive_log,
+            "cosine_to_core": [
+                round(float(np.max(profile.embeddings @ e)), 4) for e in profile.adaptive
+            ],
+        },
+    }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    core = report["core"]
+    print(f"{profile.name}")
+    print(
+        f"  core      {core['embeddings']} embeddings (mean pairwise cosine "
+        f"{core['pairwise_cosine']:.2f}); never changes after enrolment"
+    )
+    for a in core["appearances"]:
+        print(
+            f"            {str(a['date'])[:19]}  {a['frames']} frame(s) from "
+            f"{a['kind']} {a['source']}"
+        )
+    ada = report["adaptive"]
+    print(f"  adaptive  {ada['embeddings']} of at most {ada['limit']} (confident unlocks)")
+    for entry, cos in zip(adaptive_log[-len(profile.adaptive) :], ada["cosine_to_core"]):
+        print(f"            {entry['date'][:19]}  p {entry['p']:.2f}, cosine to core {cos:.2f}")
     return 0
 
 
@@ -46,11 +98,15 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `users list|remove`."""
-    p = sub.add_parser("users", help="list or remove enrolled users")
+    p = sub.add_parser("users", help="list, show or remove enrolled users")
     users = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     lst = users.add_parser("list", help="list enrolled users")
     lst.add_argument("--json", action="store_true", help="one JSON line per user")
     lst.set_defaults(func=run_list)
+    show = users.add_parser("show", help="one user's enrolled core and adaptive entries")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true", help="one JSON object")
+    show.set_defaults(func=run_show)
     rm = users.add_parser("remove", help="remove a user's profile and saved face snapshots")
     rm.add_argument("name")
     rm.set_defaults(func=run_remove)
