@@ -98,7 +98,7 @@ def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unloc
         else:
             os.replace(fp32_embedder, out / "embedder.onnx")
         fp32_unlock = Path(tmp) / "unlock.onnx"
-        fused = export_unlock(fp32_unlock, net, profile.embeddings, opset)
+        fused = export_unlock(fp32_unlock, net, profile.scoring_set(), opset)
         if int8:
             _, head = embedder_node_names(fp32_unlock)
             quantize_embedder(
@@ -140,7 +140,7 @@ def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> di
         "format": "faceunlock-onnx-1",
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "user": profile.name,
-        "enrolled_faces": int(len(profile.embeddings)),
+        "enrolled_faces": int(len(profile.scoring_set())),
         "weights_sha256": weights_sha256,
         "opset": opset,
         "precision": "int8 (static QDQ, per-channel)" if int8 else "fp32",
