@@ -372,8 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--domain-far",
         type=float,
-        default=5e-5,
-        help="other-domain FAR the margin targets (default 5e-5: half the 1e-4 bar)",
+        default=2.5e-5,
+        help="other-domain FAR the margin targets (default 2.5e-5, a quarter of 1e-4: with "
+        "5e-5 the held-out degraded FAR measured 8.4e-5, too close to 1e-4)",
     )
     parser.add_argument(
         "--cached-only",

@@ -24,7 +24,7 @@ def person():
     rng = np.random.default_rng(7)
     identity = _unit(rng.normal(size=512))
     core = _unit(identity + 0.55 * _unit(rng.normal(size=(5, 512))))
-    new_looks = _unit(identity + 0.8 * _unit(rng.normal(size=(2 * MAX_ADAPTIVE, 512))))
+    new_looks = _unit(identity + 0.7 * _unit(rng.normal(size=(2 * MAX_ADAPTIVE, 512))))
     stranger = _unit(rng.normal(size=(3, 512)))
     profile = Profile(name="owner", embeddings=core, weights_sha256="ab" * 32)
     return profile, new_looks, stranger

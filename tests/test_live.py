@@ -265,7 +265,9 @@ def test_unlock_lets_a_confident_unlock_refresh_the_saved_profile(
     monkeypatch.setattr("unlock.live.run_attempt", spy)
     assert main(["unlock", "--source", str(video), "--no-window", "--user", LIN]) == 0
     frame = outcome["summary"].unlock_frame
-    refusal = adaptation_refusal(profiles[LIN], frame.embedding, frame.p, scorer)
+    p, embedding = frame.best_hit
+    assert p >= max(0.5, frame.p)  # the most confident agreeing frame of the window
+    refusal = adaptation_refusal(profiles[LIN], embedding, p, scorer)
     saved = store.load(LIN)
     assert len(saved.adaptive) == (1 if refusal is None else 0)
     np.testing.assert_array_equal(saved.embeddings, profiles[LIN].embeddings)

@@ -5,9 +5,9 @@ covers only that sitting. After a *confident* unlock, the live embedding may joi
 profile's adaptive part (`Profile.adaptive`), which the unlock network then compares with
 alongside the enrolled core. The rules keep this from becoming a way in:
 
-- only the frame that unlocked, and only when its p against the whole profile is at least
-  `ADAPT_P` (stricter than the 0.5 that unlocks; with liveness on, the loop unlocks only
-  after liveness passed);
+- only the most confident of the frames that agreed on the unlock (the k-of-n window),
+  and only when its p against the whole profile is at least `ADAPT_P` (stricter than the
+  0.5 that unlocks; with liveness on, the loop unlocks only after liveness passed);
 - the face must also match the enrolled core alone at p >= `ADAPT_P`: an adaptive entry
   never vouches for another, so the profile cannot drift away from the enrolled person
   one step at a time;

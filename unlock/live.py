@@ -152,6 +152,8 @@ class FrameResult:
     lockout_s: float = 0.0
     track: str = ""
     embedding: np.ndarray | None = None  # the live face's embedding (not in the JSON)
+    # on an unlock: (p, embedding) of the most confident agreeing frame of the window
+    best_hit: tuple[float, np.ndarray] | None = None
 
     def to_json(self) -> dict:
         return {
@@ -251,6 +253,7 @@ class UnlockLoop:
     def reset(self) -> None:
         """Start a new attempt: forget the window, the tracked face and liveness."""
         self.rule = KOfN(self.k, self.n)
+        self.recent: deque[tuple[str, float, np.ndarray]] = deque(maxlen=self.n)
         self.finder.reset()
         if self.liveness is not None:
             self.liveness.reset()
@@ -284,7 +287,12 @@ class UnlockLoop:
         user, p = self.profile_scorer.best(embedding)
         ms["score"] = (time.perf_counter() - start) * 1000
         unlock, hits = self.rule.add(user, p)
+        self.recent.append((user, p, embedding))
         state = UNLOCKED if unlock else LOCKED
+        best_hit = None
+        if unlock:
+            agreeing = [(q, e) for u, q, e in self.recent if u == user and q >= THRESHOLD]
+            best_hit = max(agreeing, key=lambda item: item[0])
         if self.liveness is not None:
             self.liveness.update(face, frame.shape)
             if state == UNLOCKED and not self.liveness.is_live:
@@ -300,6 +308,7 @@ class UnlockLoop:
             ms,
             track=self.finder.last_mode,
             embedding=embedding,
+            best_hit=best_hit,
         )
 
 

@@ -341,8 +341,8 @@ class _Protocol:
                     if kind == "impostor" and got.best_p >= self.best_impostor.get(user, (-1,))[0]:
                         self.best_impostor[user] = (got.best_p, got.best_embedding)
                     if self.adaptive and not live and got.unlocked and kind != "attack":
-                        frame = got.summary.unlock_frame
-                        if adapt(self.profiles[user], frame.embedding, frame.p, self.scorer):
+                        p, embedding = got.summary.unlock_frame.best_hit
+                        if adapt(self.profiles[user], embedding, p, self.scorer):
                             self.adapted[user] += 1
 
     def impostor_admission(self) -> dict:

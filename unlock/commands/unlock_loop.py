@@ -87,15 +87,17 @@ def load_profiles(store, user: str | None, weights_sha256: str) -> list:
 
 
 def refresh_adaptive(store, profiles: list, summary, scorer) -> bool:
-    """After an unlock: let the unlocking face join the user's adaptive part if the rules
-    of `unlock.adaptive` allow, and save the profile. True when it was added."""
+    """After an unlock: let the most confident face of the unlocking window join the user's
+    adaptive part if the rules of `unlock.adaptive` allow, and save the profile. True when
+    it was added."""
     from unlock.adaptive import adapt
 
     frame = summary.unlock_frame
     profile = next((p for p in profiles if p.name == summary.user), None)
-    if frame is None or frame.embedding is None or profile is None:
+    if frame is None or frame.best_hit is None or profile is None:
         return False
-    if not adapt(profile, frame.embedding, float(frame.p), scorer):
+    p, embedding = frame.best_hit
+    if not adapt(profile, embedding, float(p), scorer):
         return False
     store.save(profile)
     return True
