@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from unlock.commands.eval_live import evaluate, find_videos, windows
+from unlock.commands.eval_live import evaluate, find_videos, read_frames, windows
 from unlock.config import Config
 from unlock.live import attempt_unlocks
 
@@ -52,14 +52,7 @@ def test_the_k_of_n_rule_needs_k_agreeing_frames():
 def webcam_set(tmp_path_factory) -> Path:
     """Two "people" from the bundled clip, played at 10 fps: Lin facing the camera in two
     sessions (frames 82-145 and 146-210), and the profile man of the first half (20-49)."""
-    capture = cv2.VideoCapture(str(CLIP))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(frame)
-    capture.release()
+    frames, _ = read_frames(CLIP)
     root = tmp_path_factory.mktemp("webcam")
     _write(root / "real" / "lin" / "lin_session01.mp4", frames[82:146])
     _write(root / "real" / "lin" / "lin_session02.mp4", frames[146:211])

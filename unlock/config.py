@@ -6,6 +6,7 @@ same way whether it comes from the file or the command line.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tomllib
@@ -16,6 +17,7 @@ from unlock.errors import FaceUnlockError
 from unlock.paths import data_dir
 
 MAX_CONFIG_BYTES = 64 * 1024
+RUNTIMES = ("onnx", "torch")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Config:
     dark_threshold: float = 40.0  # mean grey level below which a frame is skipped as too dark
     liveness: bool = False  # ask for a head movement and reject flat pictures
     adaptive: bool = True  # confident unlocks may refresh the profile's adaptive part
+    runtime: str = "onnx"  # onnx (onnxruntime, no torch) or torch (the reference)
 
 
 OPTION_HELP = {
@@ -42,6 +45,8 @@ OPTION_HELP = {
     "min_face_size": "faces smaller than this many pixels are ignored (20..1000)",
     "dark_threshold": "frames with a mean grey level below this are skipped as too dark (0..254)",
     "liveness": "ask for a small head movement and refuse flat pictures (true/false)",
+    "runtime": "inference runtime when --runtime is not given: onnx (fast, no torch) or "
+    "torch (the reference)",
     "adaptive": "after a confident unlock, let the live face refresh the profile's bounded "
     "adaptive part; the enrolled core never changes (true/false)",
 }
@@ -70,7 +75,12 @@ def validate(values: dict) -> Config:
             value = float(value)
             merged[key] = value
         if type(value) is not expected:
-            kind = {"int": "an integer", "float": "a number", "bool": "true or false"}
+            kind = {
+                "int": "an integer",
+                "float": "a number",
+                "bool": "true or false",
+                "str": "a string",
+            }
             raise FaceUnlockError(
                 f"config option {key} must be {kind[expected.__name__]}, got {value!r}"
             )
@@ -92,16 +102,19 @@ def validate(values: dict) -> Config:
         0 <= cfg.dark_threshold < 255,
         f"dark_threshold must be 0..254, got {cfg.dark_threshold}",
     )
+    _check(cfg.runtime in RUNTIMES, f"runtime must be one of {', '.join(RUNTIMES)}")
     return cfg
 
 
-def parse_value(key: str, text: str) -> int | float | bool:
+def parse_value(key: str, text: str) -> int | float | bool | str:
     """A command-line string turned into the type of option `key` (not yet range-checked)."""
     defaults = asdict(Config())
     if key not in defaults:
         raise FaceUnlockError(f"unknown config option {key!r}; options: {', '.join(defaults)}")
     expected = type(defaults[key])
     word = text.strip().lower()
+    if expected is str:
+        return word
     if expected is bool:
         if word in ("true", "yes", "on", "1"):
             return True
@@ -151,6 +164,8 @@ def to_toml(values: dict) -> str:
             text = "true" if value else "false"
         elif isinstance(value, float):
             text = repr(value)
+        elif isinstance(value, str):
+            text = json.dumps(value)
         else:
             text = str(value)
         lines += [f"# {OPTION_HELP.get(key, '')}", f"{key} = {text}", ""]

@@ -77,6 +77,26 @@ class FaceRecognition:
         return True
 
 
+def bare_facenet_ms(crop: np.ndarray, threads: int | None, repeats: int = 15) -> dict:
+    """Median ms of one FaceNet forward pass (batch 1) in each runtime on this machine:
+    what the machine gives, apart from the pipeline around it."""
+    from models.crop import normalise
+    from unlock.runtime import load_pipeline
+
+    x = normalise([crop])
+    out = {}
+    for runtime in ("onnx", "torch"):
+        embedder = load_pipeline(runtime, threads=threads).embedder
+        embedder.infer(x)  # warm up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            embedder.infer(x)
+            times.append((time.perf_counter() - start) * 1000)
+        out[f"{runtime} fp32"] = round(float(np.median(times)), 1)
+    return out
+
+
 def load_peers(wanted: bool, threads: int | None = None) -> tuple[list, dict]:
     """The peers that can run here, and why the others are skipped.
 
@@ -174,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
         # processing frames back to back
         report["unlock_after_face_frames"] = first.index - facing[0]
         report["unlock_after_face_ms"] = round(float(sum(ours[facing[0] : first.index + 1])), 1)
+    if peers:  # torch is loaded anyway; --no-peers stays torch-free
+        report["facenet_forward_ms"] = bare_facenet_ms(sample.crop, args.threads)
     report["peers"] = {}
     for name, values in peer_ms.items():
         st = _stats(values)
@@ -207,6 +229,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{name[:44]:44s} {peer['end_to_end_ms_median']:10.1f} "
                 f"{peer['end_to_end_ms_p90']:8.1f}   ({peer['ratio_to_ours']}x ours)"
             )
+    if "facenet_forward_ms" in report:
+        bare = ", ".join(f"{k} {v} ms" for k, v in report["facenet_forward_ms"].items())
+        print(f"FaceNet forward alone, one face (this machine): {bare}")
     if first is not None:
         extra = ""
         if "unlock_after_face_ms" in report:
