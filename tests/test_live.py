@@ -272,3 +272,68 @@ def test_unlock_lets_a_confident_unlock_refresh_the_saved_profile(
     assert len(saved.adaptive) == (1 if refusal is None else 0)
     np.testing.assert_array_equal(saved.embeddings, profiles[LIN].embeddings)
     assert main(["unlock", "--source", str(video), "--no-window", "--user", LIN]) == 0
+
+
+def test_an_attempt_counts_as_failed_on_its_first_scored_face(
+    pipeline, scorer, profiles, clip, tmp_path
+):
+    """Killing the process, quitting or resetting cannot take a failed attempt back."""
+    lockout = Lockout(tmp_path, attempts=5, duration_s=30)
+    loop = make_loop(pipeline, scorer, [profiles[ALEX]], lockout=lockout)
+    loop.step(clip[100], 0, 0.0)  # Lin against Alex: scored, not unlocked
+    assert lockout.failures == 1  # counted now: a SIGKILL here would leave it counted
+    loop.step(clip[101], 1, 33.0)
+    assert lockout.failures == 1  # once per attempt
+    loop.reset()  # a new attempt, quit at once after its first face
+    summary = run_attempt(
+        loop, ListSource(clip[102:110]), timeout_s=60, on_frame=lambda f, r: "quit"
+    )
+    assert summary.result == "quit" and lockout.failures == 2
+
+
+def test_resetting_in_the_window_cannot_escape_the_lockout(
+    pipeline, scorer, profiles, clip, tmp_path
+):
+    lockout = Lockout(tmp_path, attempts=5, duration_s=30)
+    loop = make_loop(pipeline, scorer, [profiles[ALEX]], lockout=lockout)
+    summary = run_attempt(
+        loop,
+        ListSource(clip[100:130]),
+        timeout_s=60,
+        on_frame=lambda f, r: "reset",  # `r` pressed on every frame
+        stop_on_unlock=False,
+    )
+    assert lockout.remaining_s() > 25
+    assert summary.result == "locked_out"
+
+
+def test_the_attempt_that_starts_a_lockout_may_still_unlock_the_owner(
+    pipeline, scorer, profiles, clip, tmp_path
+):
+    lockout = Lockout(tmp_path, attempts=2, duration_s=30)
+    lockout.record_failure()  # one failed attempt already
+    loop = make_loop(pipeline, scorer, [profiles[LIN]], lockout=lockout)
+    summary = run_attempt(loop, ListSource(clip[130:175]), timeout_s=60)
+    assert summary.result == "unlocked"
+    assert lockout.failures == 0 and lockout.remaining_s() == 0
+
+
+def test_verify_shares_the_lockout_and_rounds_p_down(home, monkeypatch, pipeline, profiles, capsys):
+    import json as _json
+
+    from enroll.profile import ProfileStore
+    from unlock.cli import main
+
+    monkeypatch.setattr("unlock.runtime.load_pipeline", lambda *a, **k: pipeline)
+    ProfileStore().save(profiles[LIN])
+    alex = str(DATA / "alex-lacamoire.png")
+    lin = str(DATA / "lin-manuel-miranda.png")
+    assert main(["verify", "--user", LIN, lin]) == 0
+    row = _json.loads(capsys.readouterr().out)
+    assert row["p"] == round(row["p"], 2) and row["p"] >= 0.5
+    for _ in range(5):
+        assert main(["verify", "--user", LIN, alex]) == 1
+    capsys.readouterr()
+    assert Lockout(home).remaining_s() > 25
+    assert main(["verify", "--user", LIN, lin]) == 2  # even the owner waits
+    assert "locked out" in capsys.readouterr().err

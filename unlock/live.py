@@ -252,6 +252,8 @@ class UnlockLoop:
 
     def reset(self) -> None:
         """Start a new attempt: forget the window, the tracked face and liveness."""
+        self.counted = False  # this attempt already counted as a failure (until it unlocks)
+        self.last_allowed = False  # the failure it counted started a lockout
         self.rule = KOfN(self.k, self.n)
         self.recent: deque[tuple[str, float, np.ndarray]] = deque(maxlen=self.n)
         self.finder.reset()
@@ -260,7 +262,7 @@ class UnlockLoop:
 
     def step(self, frame: np.ndarray, index: int, t_ms: float) -> FrameResult:
         """Process one BGR frame."""
-        if self.lockout is not None:
+        if self.lockout is not None and not self.last_allowed:
             left = self.lockout.remaining_s()
             if left > 0:
                 return FrameResult(index, t_ms, LOCKED_OUT, lockout_s=left)
@@ -286,6 +288,10 @@ class UnlockLoop:
         start = time.perf_counter()
         user, p = self.profile_scorer.best(embedding)
         ms["score"] = (time.perf_counter() - start) * 1000
+        if self.lockout is not None and not self.counted:
+            # a failure until this attempt unlocks: nothing the user does can undo it
+            self.counted = True
+            self.last_allowed = self.lockout.record_failure()
         unlock, hits = self.rule.add(user, p)
         self.recent.append((user, p, embedding))
         state = UNLOCKED if unlock else LOCKED
@@ -365,7 +371,8 @@ def run_attempt(
 
     `on_frame(frame, result)` may return "quit" or "reset". With `stop_on_unlock=False`
     the whole source is processed (the demo's timeline) and the first unlock is reported.
-    The lockout counter (if the loop has one) is updated when the attempt ends.
+    The lockout counter (if the loop has one) counted the attempt as failed on its first
+    scored face; an unlock clears it here.
     """
     first: FrameResult | None = None
     face_seen = False
@@ -408,7 +415,5 @@ def run_attempt(
         )
     if last is not None and last.state == LOCKED_OUT:
         return Summary("locked_out", None, None, None, frames, face_seen)
-    started = False
-    if result == "locked" and face_seen and loop.lockout is not None:
-        started = loop.lockout.record_failure()
-    return Summary(result, None, None, None, frames, face_seen, started)
+    # the failure was counted on the first scored face (UnlockLoop.step)
+    return Summary(result, None, None, None, frames, face_seen, loop.last_allowed)

@@ -1,7 +1,10 @@
 """Lockout after repeated failed unlock attempts, kept in the data directory.
 
 Android asks this of strong biometrics: after `attempts` failed attempts in a row (an
-attempt that ended LOCKED with a face seen), face unlock refuses to run for `duration_s`.
+attempt that scored a face and did not unlock, however it ended), face unlock refuses to
+run for `duration_s`. An attempt is counted as failed on its first scored face, before
+its decision is known, and an unlock clears the count: quitting, resetting, a signal or a
+killed process cannot take a failure back.
 The counter lives in `<data dir>/lockout.json`, written atomically, so restarting the
 program does not reset it.
 """
@@ -71,8 +74,24 @@ class Lockout:
         # a deadline further away than one lockout means the clock moved back: cap it
         return float(min(max(left, 0.0), self.duration_s))
 
+    def refuse_if_locked_out(self) -> None:
+        """Raise a FaceUnlockError saying how long is left while a lockout holds."""
+        left = self.remaining_s()
+        if left > 0:
+            from unlock.errors import FaceUnlockError
+
+            raise FaceUnlockError(
+                f"face unlock is locked out for {left:.0f} s more after failed attempts; "
+                "nothing is scored until then"
+            )
+
     def record_failure(self) -> bool:
-        """Count a failed attempt; returns True when this one starts a lockout."""
+        """Count a failed attempt; returns True when this one starts a lockout.
+
+        The live loop calls it on an attempt's first scored face (`record_success` clears
+        it on an unlock), so the attempt that starts a lockout may still finish: the
+        lockout holds for every attempt after it.
+        """
         state = self._read()
         state["failures"] += 1
         started = state["failures"] >= self.attempts

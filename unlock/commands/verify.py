@@ -1,47 +1,70 @@
 """`faceunlock verify --user NAME IMAGE...`: one JSON line per image.
 
 Each line: `file`, `face` (box [x1, y1, x2, y2] of the largest face, or null), `p` (the
-unlock network's probability, or null without a face) and `unlocked` (p >= 0.5). Exit
-code 0 when every image unlocks, 1 when any does not, 2 on an error (unknown user,
-unreadable image: that image's line carries an `error` field).
+unlock network's probability to 2 decimals, or null without a face) and `unlocked`
+(p >= 0.5). Exit code 0 when every image unlocks, 1 when any does not, 2 on an error
+(unknown user, unreadable image: that image's line carries an `error` field).
+
+`verify` is an unlock attempt like any other: each image with a face counts toward the
+lockout until it unlocks, and nothing is scored while face unlock is locked out. p is
+rounded down to 2 decimals so that the command is not an exact oracle for an attacker who
+edits a photo step by step until it passes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+
+P_DECIMALS = 2
 
 
-def verify_image(pipeline, scorer, profile, path: str) -> dict:
-    """The verdict for one image file as a dict (the JSON line)."""
+def verify_image(pipeline, scorer, profile, path: str, lockout=None) -> dict:
+    """The verdict for one image file as a dict (the JSON line).
+
+    With a `lockout`, an image with a face is a failed attempt unless it unlocks.
+    """
     from unlock.errors import FaceUnlockError
 
     row: dict = {"file": path, "face": None, "p": None, "unlocked": False}
+    if lockout is not None:
+        lockout.refuse_if_locked_out()
     try:
         sample = pipeline.process(path, policy="largest")
     except FaceUnlockError as exc:
         row["error"] = str(exc)
         return row
     if sample is not None:
+        if lockout is not None:
+            lockout.record_failure()  # until it unlocks, as in the live loop
         p = float(scorer.probability(sample.embedding[None], profile)[0])
         row["face"] = [round(float(v), 1) for v in sample.face.box]
-        row["p"] = round(p, 6)
+        # rounded down: the printed p is >= 0.5 exactly when the image unlocks
+        row["p"] = math.floor(p * 10**P_DECIMALS) / 10**P_DECIMALS
         row["unlocked"] = bool(p >= scorer.threshold)
+        if row["unlocked"] and lockout is not None:
+            lockout.record_success()
     return row
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one JSON line per image; 0 if all unlock, 1 if any does not, 2 on error."""
     from enroll.profile import ProfileStore
+    from unlock.config import load_config
+    from unlock.lockout import Lockout
     from unlock.runtime import pipeline_from_args
     from unlock.scoring import UnlockScorer
 
     profile = ProfileStore().load(args.user)
+    config = load_config()
+    lockout = Lockout(attempts=config.lockout_attempts, duration_s=config.lockout_s)
+    lockout.refuse_if_locked_out()  # before loading any network
     scorer = UnlockScorer()
     pipeline = pipeline_from_args(args)
     rows = []
     for path in args.images:
-        rows.append(verify_image(pipeline, scorer, profile, path))
+        rows.append(verify_image(pipeline, scorer, profile, path, lockout))
         print(json.dumps(rows[-1]), flush=True)
     if any("error" in row for row in rows):
         return 2
