@@ -288,6 +288,14 @@ def enrol(
     gates = gates or QualityGates()
     embeddings, report = collect_embeddings(pipeline, source, frames, gates, progress, crops)
     scorer = UnlockScorer()
+    if existing is not None:
+        best = float(scorer.probability(embeddings, existing).max())
+        if best < scorer.threshold:
+            raise FaceUnlockError(
+                f"the face in {source} does not match {name}'s profile (best p {best:.2f} < "
+                f"{scorer.threshold}): an added appearance must be the same person, "
+                "recognised on at least one frame; to enrol someone else, use another name"
+            )
     now = datetime.now(UTC).isoformat()
     appearance = {
         "date": now,

@@ -45,7 +45,7 @@ _STALE_TEMP_S = 600  # temporary files of killed writers older than this are rem
 
 def check_user_name(name: str) -> str:
     """Return `name` if it is a valid user name, else raise a FaceUnlockError."""
-    if not isinstance(name, str) or not _NAME_RE.match(name) or name in (".", ".."):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in (".", ".."):
         raise FaceUnlockError(
             f"invalid user name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
@@ -209,7 +209,7 @@ class ProfileStore:
         if not self.folder.is_dir():
             return []
         return sorted(
-            p.stem for p in self.folder.glob("*.json") if _NAME_RE.match(p.stem) and p.is_file()
+            p.stem for p in self.folder.glob("*.json") if _NAME_RE.fullmatch(p.stem) and p.is_file()
         )
 
     def exists(self, name: str) -> bool:
@@ -227,6 +227,13 @@ class ProfileStore:
                     f"the secret key {self.key_path} is missing, so no profile can be "
                     "trusted; remove the profiles (`faceunlock users remove NAME`) and enrol "
                     "again"
+                ) from None
+            if self.names():
+                raise FaceUnlockError(
+                    f"the secret key {self.key_path} is missing while profiles exist in "
+                    f"{self.folder}: a new key would make every one of them fail its check. "
+                    "Restore the key from a backup, or remove the profiles "
+                    "(`faceunlock users remove NAME`) and enrol again"
                 ) from None
             self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
             try:

@@ -227,7 +227,7 @@ def test_int8_needs_the_onnx_runtime_and_threads_must_be_positive(capsys):
 
     with pytest.raises(FaceUnlockError, match="--int8 needs --runtime onnx"):
         pipeline_from_args(argparse.Namespace(runtime="torch", int8=True, threads=None))
-    with pytest.raises(FaceUnlockError, match="--threads must be at least 1"):
+    with pytest.raises(FaceUnlockError, match="--threads must be 1 to 256"):
         pipeline_from_args(argparse.Namespace(runtime="onnx", int8=False, threads=0))
     assert main(["bench", "--no-peers", "--frames", "2", "--int8", "--runtime", "torch"]) != 0
     assert "--int8 needs --runtime onnx" in capsys.readouterr().err

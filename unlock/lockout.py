@@ -11,16 +11,23 @@ program does not reset it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, counts may race
+    fcntl = None
 
 from unlock.paths import data_dir
 
 LOCKOUT_FILE = "lockout.json"
+LOCK_FILE = ".lockout.lock"
 
 
 class Lockout:
@@ -63,6 +70,20 @@ class Lockout:
             Path(tmp).unlink(missing_ok=True)
             raise
 
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold an advisory lock so that concurrent processes never lose a count."""
+        if fcntl is None:
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
     @property
     def failures(self) -> int:
         """Failed attempts counted since the last success or lockout."""
@@ -92,15 +113,17 @@ class Lockout:
         it on an unlock), so the attempt that starts a lockout may still finish: the
         lockout holds for every attempt after it.
         """
-        state = self._read()
-        state["failures"] += 1
-        started = state["failures"] >= self.attempts
-        if started:
-            state = {"failures": 0, "locked_until": self.clock() + self.duration_s}
-        self._write(state)
+        with self._exclusive():
+            state = self._read()
+            state["failures"] += 1
+            started = state["failures"] >= self.attempts
+            if started:
+                state = {"failures": 0, "locked_until": self.clock() + self.duration_s}
+            self._write(state)
         return started
 
     def record_success(self) -> None:
         """An unlock resets the count."""
-        if self._read() != {"failures": 0, "locked_until": 0.0}:
-            self._write({"failures": 0, "locked_until": 0.0})
+        with self._exclusive():
+            if self._read() != {"failures": 0, "locked_until": 0.0}:
+                self._write({"failures": 0, "locked_until": 0.0})

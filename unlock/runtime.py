@@ -44,8 +44,8 @@ def pipeline_from_args(args: argparse.Namespace, min_face_size: int = 20):
     int8, threads = args.int8, args.threads
     if int8 and args.runtime != "onnx":
         raise FaceUnlockError("--int8 needs --runtime onnx (the int8 network is an ONNX file)")
-    if threads is not None and threads < 1:
-        raise FaceUnlockError(f"--threads must be at least 1, got {threads}")
+    if threads is not None and not 1 <= threads <= 256:
+        raise FaceUnlockError(f"--threads must be 1 to 256, got {threads}")
     return load_pipeline(args.runtime, min_face_size, threads, "int8" if int8 else "fp32")
 
 

@@ -75,7 +75,7 @@ def load_profiles(store, user: str | None, weights_sha256: str) -> list:
     """The profiles the loop may unlock for (one user, or everyone enrolled)."""
     from unlock.errors import FaceUnlockError
 
-    profiles = [store.load(user)] if user else store.load_all()
+    profiles = [store.load(user)] if user is not None else store.load_all()
     if not profiles:
         raise FaceUnlockError("nobody is enrolled yet: enrol first with `faceunlock enroll NAME`")
     for profile in profiles:
@@ -125,13 +125,13 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config()
     timeout_s = args.timeout if args.timeout is not None else config.timeout_s
-    if timeout_s <= 0:
+    if not (0.1 <= timeout_s <= 3600):  # also refuses nan and inf
         from unlock.errors import FaceUnlockError
 
-        raise FaceUnlockError("--timeout must be > 0 seconds")
+        raise FaceUnlockError(f"--timeout must be 0.1 to 3600 seconds, got {timeout_s}")
     store = ProfileStore()
-    if args.user:
-        store.load(args.user)  # fail fast on an unknown user, before loading networks
+    if args.user is not None:
+        store.load(args.user)  # fail fast on an unknown or invalid user ("" is not "anyone")
     lockout = Lockout(attempts=config.lockout_attempts, duration_s=config.lockout_s)
     left = lockout.remaining_s()
     from unlock.window import display_available

@@ -1,0 +1,89 @@
+"""Security fixes: names, empty users, timeouts, a lost key, added appearances, racing counts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from enroll.enrolment import enrol
+from enroll.profile import Profile, ProfileStore, check_user_name
+from unlock.cli import main
+from unlock.errors import FaceUnlockError
+from unlock.lockout import Lockout
+
+DATA = Path(__file__).resolve().parent.parent / "unlock" / "data"
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _profile(name: str) -> Profile:
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(3, 512)).astype(np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    return Profile(name=name, embeddings=emb, weights_sha256="ab" * 32)
+
+
+@pytest.mark.parametrize("name", ["A\n", "a b", "", ".", "x" * 65])
+def test_user_names_must_match_in_full(name):
+    with pytest.raises(FaceUnlockError, match="invalid user name"):
+        check_user_name(name)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["unlock", "--user", "", "--source", "x.mp4"], "invalid user name"),
+        (["unlock", "--timeout", "nan", "--source", "x.mp4"], "--timeout must be"),
+        (["unlock", "--timeout", "inf", "--source", "x.mp4"], "--timeout must be"),
+        (["unlock", "--timeout", "1e-300", "--source", "x.mp4"], "--timeout must be"),
+        (["verify", "--user", "a", "--threads", "99999999999", "x.png"], "--threads must be"),
+    ],
+)
+def test_bad_options_are_refused_in_one_line(home, capsys, argv, message):
+    ProfileStore().save(_profile("a"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_a_lost_key_is_not_silently_replaced_while_profiles_exist(home):
+    store = ProfileStore()
+    store.save(_profile("a"))
+    store.key_path.unlink()
+    with pytest.raises(FaceUnlockError, match="missing while profiles exist"):
+        store.save(_profile("b"))
+    assert not store.key_path.exists()
+
+
+def test_an_added_appearance_must_be_the_same_person(home, pipeline, monkeypatch):
+    monkeypatch.setattr("unlock.runtime.load_pipeline", lambda *a, **k: pipeline)
+    store = ProfileStore()
+    enrol(pipeline, str(DATA / "lin-manuel-miranda.png"), "lin", store=store, progress=False)
+    before = store.path("lin").read_bytes()
+    with pytest.raises(FaceUnlockError, match="does not match lin's profile"):
+        enrol(
+            pipeline,
+            str(DATA / "alex-lacamoire.png"),
+            "lin",
+            add=True,
+            store=store,
+            progress=False,
+        )
+    assert store.path("lin").read_bytes() == before
+
+
+def test_concurrent_failures_are_all_counted(tmp_path):
+    script = (
+        "import sys; from unlock.lockout import Lockout\n"
+        "lockout = Lockout(sys.argv[1], attempts=10_000)\n"
+        "for _ in range(25): lockout.record_failure()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=PROJECT)
+        for _ in range(4)
+    ]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    assert Lockout(tmp_path, attempts=10_000).failures == 100
