@@ -141,6 +141,12 @@ def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> di
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "user": profile.name,
         "enrolled_faces": int(len(profile.scoring_set())),
+        "secret": (
+            "unlock.onnx holds this user's enrolled face embeddings: keep the bundle like a "
+            "key (owner-only files). Whoever reads it can extract the template and, with the "
+            "public FaceNet weights, search for an image that unlocks as this user, or "
+            "compare faces with it. Install it only where only the owner's app can read it."
+        ),
         "weights_sha256": weights_sha256,
         "opset": opset,
         "precision": "int8 (static QDQ, per-channel)" if int8 else "fp32",

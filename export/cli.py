@@ -32,11 +32,59 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (13-20, default 17)")
     parser.add_argument(
+        "--force", action="store_true", help="replace the contents of a non-empty --out DIR"
+    )
+    parser.add_argument(
         "--models-only",
         action="store_true",
         help="only the detector and embedder for `--runtime onnx` (no user needed)",
     )
     parser.set_defaults(func=run)
+
+
+def checked_out_dir(out: Path, data_home: Path, force: bool) -> Path:
+    """The bundle folder, or a FaceUnlockError: not inside the data dir, not a file, and
+    not a non-empty folder unless `force`."""
+    out = out.expanduser().resolve()
+    home = data_home.expanduser().resolve()
+    if out == home or home in out.parents:
+        raise FaceUnlockError(f"--out {out} is inside the data directory {home}; choose another")
+    if out.exists() and not out.is_dir():
+        raise FaceUnlockError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise FaceUnlockError(
+            f"--out {out} is not empty; use --force to replace its contents, or another folder"
+        )
+    return out
+
+
+def write_bundle_atomically(out: Path, build) -> dict:
+    """Build the bundle in a private temporary folder beside `out`, then move it into place.
+
+    `build(folder)` writes the files and returns the manifest. Files end 0600 in a 0700
+    folder: the bundle holds a biometric template. A failed build leaves `out` untouched.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".faceunlock-export-", dir=out.parent))  # 0700
+    try:
+        manifest = build(staging)
+        for path in staging.rglob("*"):
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=".faceunlock-old-", dir=out.parent))
+            os.rename(out, old / "bundle")
+        os.rename(staging, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,10 +105,14 @@ def run(args: argparse.Namespace) -> int:
     from enroll.profile import ProfileStore
     from export.bundle import export_bundle
 
-    profile = ProfileStore().load(args.user)
-    manifest = export_bundle(profile, Path(args.out), int8=args.int8, opset=args.opset)
+    store = ProfileStore()
+    profile = store.load(args.user)
+    out = checked_out_dir(Path(args.out), store.home, args.force)
+    manifest = write_bundle_atomically(
+        out, lambda folder: export_bundle(profile, folder, int8=args.int8, opset=args.opset)
+    )
     summary = {
-        "out": str(Path(args.out).resolve()),
+        "out": str(out),
         "files": {
             name: f"{info['bytes'] / 1e6:.1f} MB" for name, info in manifest["files"].items()
         },

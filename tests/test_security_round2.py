@@ -87,3 +87,42 @@ def test_concurrent_failures_are_all_counted(tmp_path):
     ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     assert Lockout(tmp_path, attempts=10_000).failures == 100
+
+
+def test_export_refuses_unsafe_output_folders(home, tmp_path, capsys):
+    ProfileStore().save(_profile("a"))
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "foo.onnx").write_text("x")
+    for out, message in (
+        (home / "profiles", "inside the data directory"),
+        (tmp_path / "file", "is a file"),
+        (tmp_path / "full", "not empty"),
+    ):
+        assert main(["export", "--user", "a", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]
+    assert (tmp_path / "full" / "foo.onnx").read_text() == "x"
+
+
+def test_bundles_are_private_and_replaced_whole(tmp_path):
+    from export.cli import checked_out_dir, write_bundle_atomically
+
+    out = checked_out_dir(tmp_path / "bundle", tmp_path / "home", force=False)
+
+    def build(folder: Path) -> dict:
+        (folder / "unlock.onnx").write_bytes(b"template")
+        return {"ok": True}
+
+    assert write_bundle_atomically(out, build) == {"ok": True}
+    assert (out.stat().st_mode & 0o777) == 0o700
+    assert ((out / "unlock.onnx").stat().st_mode & 0o777) == 0o600
+
+    def broken(folder: Path) -> dict:
+        (folder / "half.onnx").write_bytes(b"x")
+        raise FaceUnlockError("export failed")
+
+    with pytest.raises(FaceUnlockError):
+        write_bundle_atomically(checked_out_dir(out, tmp_path / "home", force=True), broken)
+    assert sorted(p.name for p in out.iterdir()) == ["unlock.onnx"]  # untouched
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
