@@ -97,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
 
         out = Path(args.out) if args.out else runtime_model_dir(weights_checksum())
         paths = export_runtime_models(out, int8=args.int8, opset=args.opset)
+        from unlock.ort_pipeline import _install_key, write_seal
+
+        key = _install_key()
+        if key is not None:
+            write_seal(out, key)
         for path in paths.values():
             print(f"{path}  {path.stat().st_size / 1e6:.1f} MB")
         return 0

@@ -126,3 +126,34 @@ def test_bundles_are_private_and_replaced_whole(tmp_path):
         write_bundle_atomically(checked_out_dir(out, tmp_path / "home", force=True), broken)
     assert sorted(p.name for p in out.iterdir()) == ["unlock.onnx"]  # untouched
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_replaced_cached_network_is_exported_again(home, tmp_path, monkeypatch):
+    """Once anyone is enrolled, the onnx runtime's cached networks carry a seal signed with
+    the install key; a network swapped in the cache is not used."""
+    import unlock.ort_pipeline as ort
+
+    ProfileStore().save(_profile("a"))  # creates the install key
+    key = ProfileStore().secret_key()
+    folder = tmp_path / "models"
+    folder.mkdir()
+    names = [*ort.MTCNN_FILES, ort.EMBEDDER_FILES["fp32"]]
+    exports = []
+
+    def fake_export(command, **kwargs):
+        exports.append(command)
+        for name in names:
+            (folder / name).write_bytes(b"genuine " + name.encode())
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(ort.subprocess, "run", fake_export)
+    ort.ensure_runtime_models(folder)
+    assert len(exports) == 1 and ort.seal_is_valid(folder, names, key)
+    ort.ensure_runtime_models(folder)
+    assert len(exports) == 1  # sealed and unchanged: used as is
+    (folder / "embedder.onnx").write_bytes(b"accepts everyone")
+    assert not ort.seal_is_valid(folder, names, key)
+    ort.ensure_runtime_models(folder)
+    assert len(exports) == 2
+    assert (folder / "embedder.onnx").read_bytes() == b"genuine embedder.onnx"
+    assert not ort.seal_is_valid(folder, names, b"another install's key".ljust(32))

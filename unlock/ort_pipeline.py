@@ -50,15 +50,85 @@ def runtime_model_dir(weights_sha256: str, cache: Path | None = None) -> Path:
     return root / "onnx" / f"{weights_sha256[:16]}-v{RUNTIME_MODELS_VERSION}"
 
 
+def seal_path(model_dir: Path) -> Path:
+    """Where this data directory keeps its seal of a cached model folder."""
+    from unlock.paths import data_dir
+
+    return data_dir() / "model-seals" / f"{model_dir.name}.json"
+
+
+def _install_key() -> bytes | None:
+    """The install's secret key (the one that signs profiles), or None before any enrolment."""
+    from enroll.profile import ProfileStore
+
+    store = ProfileStore()
+    if not store.key_path.is_file():
+        return None
+    return store.secret_key()
+
+
+def _seal_mac(key: bytes, sums: dict) -> str:
+    import hashlib
+    import hmac
+    import json
+
+    message = b"faceunlock model seal v1\x00" + json.dumps(sums, sort_keys=True).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def seal_is_valid(model_dir: Path, names: list[str], key: bytes) -> bool:
+    """True when `model_dir`'s seal is signed with `key` and every file matches it."""
+    import hmac
+    import json
+
+    try:
+        seal = json.loads(seal_path(model_dir).read_text())
+        sums = seal["sha256"]
+        if not hmac.compare_digest(str(seal["mac"]), _seal_mac(key, sums)):
+            return False
+        return all(sums.get(n) == sha256_file(model_dir / n) for n in names)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
+def write_seal(model_dir: Path, key: bytes) -> None:
+    """Record the SHA-256 of every network in `model_dir`, signed with the install key, in
+    the data directory (the cache may be shared by several data directories)."""
+    import json
+
+    from enroll.profile import write_private_file
+
+    sums = {p.name: sha256_file(p) for p in sorted(model_dir.glob("*.onnx"))}
+    body = {"model_dir": str(model_dir), "sha256": sums, "mac": _seal_mac(key, sums)}
+    path = seal_path(model_dir)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_private_file(path, json.dumps(body, indent=1).encode())
+
+
 def ensure_runtime_models(model_dir: Path, precision: str = "fp32") -> Path:
     """Make sure `model_dir` holds the detector and embedder; export them if missing.
 
     The export runs `python -m export --models-only` in a child process (which imports
-    torch); this process stays torch-free.
+    torch); this process stays torch-free. Once anyone is enrolled, the networks are
+    checked against a seal in the data directory, signed with the install's secret key
+    (written on first use): a network replaced in the cache afterwards (which could make
+    it accept other people) is exported again.
     """
     needed = [*MTCNN_FILES, EMBEDDER_FILES[precision]]
-    if all((model_dir / name).is_file() for name in needed):
+    key = _install_key()
+    present = all((model_dir / name).is_file() for name in needed)
+    if present and key is not None and not seal_path(model_dir).is_file():
+        write_seal(model_dir, key)  # first use by this data directory
+    if present and (key is None or seal_is_valid(model_dir, needed, key)):
         return model_dir
+    if present:
+        print(
+            f"faceunlock: the cached networks in {model_dir} do not match their seal; "
+            "exporting them again",
+            file=sys.stderr,
+        )
+        for name in needed:
+            (model_dir / name).unlink(missing_ok=True)
     command = [sys.executable, "-m", "export", "--models-only", "--out", str(model_dir)]
     if precision == "int8":
         command.append("--int8")
@@ -78,6 +148,8 @@ def ensure_runtime_models(model_dir: Path, precision: str = "fp32") -> Path:
             f"could not export the ONNX models into {model_dir} ({' / '.join(tail)}); "
             "run `faceunlock export --models-only` to see why"
         )
+    if key is not None:
+        write_seal(model_dir, key)
     return model_dir
 
 
