@@ -75,6 +75,8 @@ def source_kind(source: str) -> str:
         return "folder"
     if not path.exists():
         raise FaceUnlockError(f"{source}: no such file, folder or camera index")
+    if not path.is_file():
+        raise FaceUnlockError(f"{source}: not a regular file or folder (a fifo or device?)")
     suffix = path.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
         return "video"

@@ -329,7 +329,9 @@ class ProfileStore:
         path.unlink()
         fsync_dir(self.folder)
         snapshots = self.snapshot_folder(name)
-        if snapshots.is_dir():
+        if snapshots.is_symlink():  # never follow it out of the data directory
+            snapshots.unlink()
+        elif snapshots.is_dir():
             shutil.rmtree(snapshots)
 
     def _remove_stale_temporaries(self) -> None:

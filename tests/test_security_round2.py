@@ -157,3 +157,30 @@ def test_a_replaced_cached_network_is_exported_again(home, tmp_path, monkeypatch
     assert len(exports) == 2
     assert (folder / "embedder.onnx").read_bytes() == b"genuine embedder.onnx"
     assert not ort.seal_is_valid(folder, names, b"another install's key".ljust(32))
+
+
+def test_a_fifo_is_not_a_source(home, tmp_path, capsys):
+    import os
+
+    ProfileStore().save(_profile("a"))
+    fifo = tmp_path / "camera.mp4"
+    os.mkfifo(fifo)
+    for argv in (
+        ["unlock", "--user", "a", "--source", str(fifo), "--no-window"],
+        ["enroll", "b", "--source", str(fifo), "--quiet"],
+    ):
+        assert main(argv) == 2  # at once, instead of waiting for a writer for ever
+        assert "not a regular file" in capsys.readouterr().err
+
+
+def test_removing_a_user_never_follows_a_symlinked_snapshot_folder(home, tmp_path):
+    store = ProfileStore()
+    store.save(_profile("a"))
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    store.snapshot_folder("a").parent.mkdir(parents=True)
+    store.snapshot_folder("a").symlink_to(outside)
+    store.remove("a")
+    assert (outside / "keep.txt").read_text() == "mine"
+    assert not store.snapshot_folder("a").exists()

@@ -143,6 +143,8 @@ def open_source(spec: str | int, retry_s: float = RETRY_S) -> FrameSource:
             f"{spec}: no such file or folder (SRC is a camera index, a video file, a folder "
             "of images or a stream URL)"
         )
+    if not path.is_dir() and not path.is_file():
+        raise FaceUnlockError(f"{spec}: not a regular file or folder (a fifo or device?)")
     if path.is_dir():
         images = list_images(path)
         if not images:
