@@ -48,7 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `enroll`."""
     from unlock.runtime import add_runtime_argument
 
-    p = sub.add_parser("enroll", help="enrol a face from a camera, video, photo or folder")
+    p = sub.add_parser(
+        "enroll", aliases=["enrol"], help="enrol a face from a camera, video, photo or folder"
+    )
     p.add_argument("name", help="user name (letters, digits, '.', '_', '-')")
     p.add_argument(
         "--source",

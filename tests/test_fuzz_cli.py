@@ -325,7 +325,8 @@ def build_cases(verdicts: dict[str, set[int]], malformed: list[str], videos: lis
     for user in ("nobody", "tampered", "truncated", "../x"):
         add(f"export-{user}", ["export", "--user", user, "--out", "{in}/../export_out"])
     add("usage-no-command", [], usage=True)
-    add("usage-unknown-command", ["frobnicate"], usage=True)
+    add("unknown-command", ["frobnicate"])  # one line naming the commands
+    add("enrol-alias-missing", ["enrol", "x", "--source", "{in}/not-there.jpg", "--quiet"])
     add("usage-verify-no-user", ["verify", "{in}/grey.jpg"], usage=True)
     add("usage-bad-runtime", ["verify", "--user", "alice", "--runtime", "tpu", "x"], usage=True)
     add("usage-frames-not-int", ["enroll", "x", "--frames", "many"], usage=True)

@@ -60,12 +60,39 @@ def quiet_native_logs() -> None:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
+def unknown_command(parser: argparse.ArgumentParser, argv: list[str]) -> str | None:
+    """A message naming the closest command when argv's command is not one (else None)."""
+    import difflib
+
+    commands: list[str] = []
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        commands += list(action.choices)
+    words = iter(argv)
+    for word in words:
+        if word == "--home":
+            next(words, None)
+            continue
+        if word.startswith("-"):
+            return None  # -h, --home=DIR, ...: argparse handles it
+        if word in commands:
+            return None
+        close = difflib.get_close_matches(word, commands, n=1, cutoff=0.6)
+        hint = f"; did you mean `faceunlock {close[0]}`?" if close else ""
+        return f"unknown command {word!r}{hint} (commands: {', '.join(sorted(commands))})"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 for any error a user can act on)."""
     from unlock.errors import FaceUnlockError
 
     quiet_native_logs()
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    unknown = unknown_command(parser, argv)
+    if unknown is not None:
+        print(f"faceunlock: error: {unknown}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     if args.home:
         os.environ["FACEUNLOCK_HOME"] = args.home

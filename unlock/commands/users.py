@@ -99,7 +99,8 @@ def run_remove(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `users list|remove`."""
     p = sub.add_parser("users", help="list, show or remove enrolled users")
-    users = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
+    users = p.add_subparsers(dest="users_command", metavar="ACTION")
+    p.set_defaults(func=run_list, json=False)  # a bare `faceunlock users` lists them
     lst = users.add_parser("list", help="list enrolled users")
     lst.add_argument("--json", action="store_true", help="one JSON line per user")
     lst.set_defaults(func=run_list)
