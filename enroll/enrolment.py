@@ -196,8 +196,11 @@ def collect_embeddings(
         if progress:
             status = "ok" if reason is None else reason
             print(f"  {label}: {status} [{len(crops)}/{want}]", file=sys.stderr, flush=True)
-        # a camera stops as soon as it has enough good frames (with room for duplicates)
+        # a camera stops as soon as it has enough good frames (with room for variety);
+        # a folder as soon as it has the frames asked for
         if kind == "camera" and len(crops) >= frames * 2:
+            break
+        if kind == "folder" and len(crops) >= frames:
             break
     embeddings = pipeline.embed_crops(crops) if crops else np.zeros((0, 512), np.float32)
     order = np.arange(len(embeddings))  # which crop each kept embedding came from

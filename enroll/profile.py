@@ -301,8 +301,17 @@ class ProfileStore:
             raise FaceUnlockError(f"profile {path} belongs to {profile.name!r}, not {name!r}")
         return profile
 
-    def load_all(self) -> list[Profile]:
-        return [self.load(n) for n in self.names()]
+    def load_all(self, problems: list[str] | None = None) -> list[Profile]:
+        """Every profile that loads and passes its check; the others are skipped, and why
+        goes to `problems` (one user's damaged file must not stop everyone else)."""
+        out = []
+        for name in self.names():
+            try:
+                out.append(self.load(name))
+            except (FaceUnlockError, OSError) as exc:
+                if problems is not None:
+                    problems.append(f"{name}: {exc}")
+        return out
 
     def save(self, profile: Profile) -> Path:
         """Sign and write the profile atomically (temporary file, fsync, rename, fsync dir)."""

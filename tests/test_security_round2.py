@@ -184,3 +184,27 @@ def test_removing_a_user_never_follows_a_symlinked_snapshot_folder(home, tmp_pat
     store.remove("a")
     assert (outside / "keep.txt").read_text() == "mine"
     assert not store.snapshot_folder("a").exists()
+
+
+def test_one_damaged_profile_does_not_stop_the_others(home, capsys):
+    store = ProfileStore()
+    store.save(_profile("a"))
+    store.save(_profile("b"))
+    store.path("b").write_text("{broken")
+    problems: list[str] = []
+    assert [p.name for p in store.load_all(problems)] == ["a"]
+    assert len(problems) == 1 and problems[0].startswith("b:")
+    assert main(["users", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "a " in out and "b" in out and "unreadable" in out
+
+
+def test_a_folder_source_stops_reading_when_it_has_enough(home, pipeline, tmp_path):
+    import shutil
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(6):
+        shutil.copy(DATA / "lin-manuel-miranda.png", folder / f"{i}.png")
+    profile = enrol(pipeline, str(folder), "lin", frames=2, progress=False)
+    assert profile.extra["appearances"][0]["candidates"] == 2  # not all six

@@ -75,7 +75,10 @@ def load_profiles(store, user: str | None, weights_sha256: str) -> list:
     """The profiles the loop may unlock for (one user, or everyone enrolled)."""
     from unlock.errors import FaceUnlockError
 
-    profiles = [store.load(user)] if user is not None else store.load_all()
+    problems: list[str] = []
+    profiles = [store.load(user)] if user is not None else store.load_all(problems)
+    for problem in problems:
+        print(f"faceunlock: skipped a profile: {problem}", file=sys.stderr)
     if not profiles:
         raise FaceUnlockError("nobody is enrolled yet: enrol first with `faceunlock enroll NAME`")
     for profile in profiles:

@@ -11,6 +11,7 @@ import numpy as np
 def run_list(args: argparse.Namespace) -> int:
     """Print the enrolled users (one JSON line each with --json)."""
     from enroll.profile import ProfileStore
+    from unlock.errors import FaceUnlockError
 
     store = ProfileStore()
     names = store.names()
@@ -18,7 +19,15 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"no users enrolled (data directory {store.home})")
         return 0
     for name in names:
-        profile = store.load(name)
+        try:
+            profile = store.load(name)
+        except (FaceUnlockError, OSError) as exc:
+            print(
+                json.dumps({"name": name, "error": str(exc)})
+                if args.json
+                else f"{name:24} unreadable: {exc}"
+            )
+            continue
         row = {
             "name": profile.name,
             "embeddings": int(len(profile.embeddings)),
