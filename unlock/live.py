@@ -204,14 +204,19 @@ class KOfN:
         self.reset()
 
     def reset(self) -> None:
-        self.window: deque[str | None] = deque(maxlen=self.n)
+        # (user if the frame agreed else None, p, what the caller attached) per scored frame
+        self.window: deque[tuple[str | None, float, object]] = deque(maxlen=self.n)
 
-    def add(self, user: str, p: float) -> tuple[bool, int]:
+    def add(self, user: str, p: float, payload: object = None) -> tuple[bool, int]:
         """Record one scored frame; (unlock now?, frames of the window that agree)."""
         hit = p >= self.threshold
-        self.window.append(user if hit else None)
-        hits = sum(1 for u in self.window if u == user)
+        self.window.append((user if hit else None, p, payload))
+        hits = sum(1 for u, _, _ in self.window if u == user)
         return hit and hits >= self.k, hits
+
+    def best_agreeing(self, user: str) -> tuple[float, object]:
+        """(p, payload) of the most confident frame of the window that agreed for `user`."""
+        return max(((q, x) for u, q, x in self.window if u == user), key=lambda item: item[0])
 
 
 def attempt_unlocks(ps, k: int, n: int, threshold: float = THRESHOLD) -> int | None:
@@ -255,7 +260,6 @@ class UnlockLoop:
         self.counted = False  # this attempt already counted as a failure (until it unlocks)
         self.last_allowed = False  # the failure it counted started a lockout
         self.rule = KOfN(self.k, self.n)
-        self.recent: deque[tuple[str, float, np.ndarray]] = deque(maxlen=self.n)
         self.finder.reset()
         if self.liveness is not None:
             self.liveness.reset()
@@ -292,13 +296,9 @@ class UnlockLoop:
             # a failure until this attempt unlocks: nothing the user does can undo it
             self.counted = True
             self.last_allowed = self.lockout.record_failure()
-        unlock, hits = self.rule.add(user, p)
-        self.recent.append((user, p, embedding))
+        unlock, hits = self.rule.add(user, p, embedding)
         state = UNLOCKED if unlock else LOCKED
-        best_hit = None
-        if unlock:
-            agreeing = [(q, e) for u, q, e in self.recent if u == user and q >= THRESHOLD]
-            best_hit = max(agreeing, key=lambda item: item[0])
+        best_hit = self.rule.best_agreeing(user) if unlock else None
         if self.liveness is not None:
             self.liveness.update(face, frame.shape)
             if state == UNLOCKED and not self.liveness.is_live:

@@ -35,7 +35,7 @@ def attempt_figures(
     gen_logits: list[np.ndarray], imp_logits: list[np.ndarray], imp_chunks, m: int, k: int, n: int
 ) -> dict:
     """Per-attempt FRR and FAR when an attempt is `m` images of one identity, decided by the
-    live loop's k-of-n rule on p >= 0.5 (logit >= 0).
+    live loop's k-of-n rule on p >= 0.5 (the rule applied to logits at threshold 0).
 
     gen_logits[u]: user u's genuine images in order (-inf where no face was found);
     imp_logits[u]: every impostor image against user u; imp_chunks: rows of one impostor
@@ -47,12 +47,12 @@ def attempt_figures(
     for gen, imp in zip(gen_logits, imp_logits):
         for chunk in attempt_chunks([list(range(len(gen)))], m):
             genuine += 1
-            accepted += attempt_unlocks(gen[chunk] >= 0, k, n, threshold=1) is not None
+            accepted += attempt_unlocks(gen[chunk], k, n, threshold=0.0) is not None
         hits = imp >= 0
         for chunk in imp_chunks:
             impostors += 1
             if hits[chunk].sum() >= k:  # fewer hits can never unlock
-                false_accepts += attempt_unlocks(hits[chunk], k, n, threshold=1) is not None
+                false_accepts += attempt_unlocks(imp[chunk], k, n, threshold=0.0) is not None
     return {
         "images_per_attempt": m,
         "k": k,
