@@ -1,5 +1,5 @@
 """`python -m enroll ...` is `faceunlock enroll ...`."""
 
-from unlock.cli import run_subcommand
+from faceunlock.unlock.cli import run_subcommand
 
 run_subcommand("enroll")

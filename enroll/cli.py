@@ -7,20 +7,21 @@ import argparse
 
 def run(args: argparse.Namespace) -> int:
     """Enrol a user; exit 2 (FaceUnlockError) when not enough good frames come."""
-    from enroll.enrolment import DETECTOR_MIN_FACE, enrol
-    from enroll.profile import ProfileStore
-    from unlock.runtime import pipeline_from_args
+    from faceunlock.enroll.enrolment import enrol
+    from faceunlock.enroll.profile import ProfileStore
+    from faceunlock.models.mtcnn.params import ENROL_MIN_FACE
+    from faceunlock.unlock.pipeline.runtime import pipeline_from_args
 
     if args.reset_adaptive:
-        return reset_adaptive(args.name)
-    pipeline = pipeline_from_args(args, min_face_size=DETECTOR_MIN_FACE)
+        return reset_adaptive(args.name, args.home)
+    pipeline = pipeline_from_args(args, min_face_size=ENROL_MIN_FACE)
     profile = enrol(
         pipeline,
         args.source,
         args.name,
         frames=args.frames,
         add=args.add,
-        store=ProfileStore(),
+        store=ProfileStore(args.home),
         progress=not args.quiet,
         snapshots=args.save_snapshots,
     )
@@ -31,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def reset_adaptive(name: str) -> int:
+def reset_adaptive(name: str, home=None) -> int:
     """Clear a user's adaptive entries (the enrolled core stays)."""
-    from enroll.profile import ProfileStore
-    from unlock.adaptive import reset
+    from faceunlock.enroll.profile import ProfileStore
+    from faceunlock.unlock.app.adaptive import reset
 
-    store = ProfileStore()
+    store = ProfileStore(home)
     profile = store.load(name)
     removed = reset(profile)
     store.save(profile)
@@ -46,7 +47,7 @@ def reset_adaptive(name: str) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `enroll`."""
-    from unlock.runtime import add_runtime_argument
+    from faceunlock.unlock.pipeline.runtime import add_runtime_argument
 
     p = sub.add_parser(
         "enroll", aliases=["enrol"], help="enrol a face from a camera, video, photo or folder"

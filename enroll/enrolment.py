@@ -1,6 +1,7 @@
 """Enrolment: read a source, keep the good frames, write the user's profile.
 
-A source is a camera index ("0"), a video file, one image, or a folder of images. Every
+A source is a camera index ("0"), a video file, one image, or a folder of images, read
+through the same frame sources as the unlock loop (`unlock.sources`). Every
 candidate frame goes through the quality gates (`enroll.quality`): a face (the largest),
 big enough, confident, not too dark, not blurred. Frames must show one person (frames of
 anyone else are dropped); of a video or camera's good frames, the most varied are kept
@@ -12,10 +13,9 @@ still photo is a valid source: it enrols one embedding.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import math
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -26,25 +26,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from enroll.profile import Profile, ProfileStore, check_user_name, write_private_file
-from enroll.quality import (
+from faceunlock.enroll.profile import Profile, ProfileStore, check_user_name, require_compatible
+from faceunlock.enroll.quality import (
     QualityGates,
     check_frame,
     consensus_members,
     select_varied,
 )
-from models.crop import crop_face
-from models.face import choose_face
-from unlock.errors import FaceUnlockError
-from unlock.images import IMAGE_SUFFIXES, list_images, load_image
-from unlock.scoring import TIGHT_PAIRWISE, pairwise_cosine
+from faceunlock.models.crop import crop_face
+from faceunlock.models.face import choose_face
+from faceunlock.models.files import write_private_file
+from faceunlock.models.unlock_head.scorer import TIGHT_PAIRWISE, UnlockScorer, pairwise_cosine
+from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.images import IMAGE_SUFFIXES, list_images
+from faceunlock.unlock.sources import VIDEO_SUFFIXES, FrameSource, open_source
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+log = logging.getLogger(__name__)
+
 CAMERA_TIMEOUT_S = 30.0
-# The detector's smallest face for enrolment: the size gate needs 60 px, and a pyramid that
-# starts at 48 px finds those faces at a fraction of the cost of MTCNN's default 20 px
-# (dark, busy frames make the default spend seconds on R-Net/O-Net candidates).
-DETECTOR_MIN_FACE = 48
 CANDIDATES_PER_FRAME = 3  # a video is sampled at up to this many candidates per wanted frame
 MAX_EMBEDDINGS = 200  # per profile, over all appearances
 
@@ -88,59 +87,63 @@ def source_kind(source: str) -> str:
     )
 
 
-def _video_frames(
-    path: str, frames: int, first_frames: int | None = None
+def _video_candidates(
+    source: FrameSource, frames: int, first_frames: int | None
 ) -> Iterator[tuple[str, np.ndarray]]:
-    capture = cv2.VideoCapture(path)
-    if not capture.isOpened():
-        raise FaceUnlockError(f"{path}: cannot be opened as a video")
-    try:
-        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        if first_frames is not None:
-            total = min(total, first_frames) if total > 0 else first_frames
-        wanted = frames * CANDIDATES_PER_FRAME
-        step = max(1, total // wanted) if total > 0 else 1
-        index = 0
-        while first_frames is None or index < first_frames:
-            if index % step == 0:
-                ok, frame = capture.read()
-                if not ok:
-                    break
-                yield f"frame {index}", frame
-            elif not capture.grab():
-                break
-            index += 1
-    finally:
-        capture.release()
+    """Frames spread over the video (or its first `first_frames`), several per wanted one."""
+    total = source.frame_count
+    if first_frames is not None:
+        total = min(total, first_frames) if total > 0 else first_frames
+    step = max(1, total // (frames * CANDIDATES_PER_FRAME)) if total > 0 else 1
+    index = 0
+    while first_frames is None or index < first_frames:
+        if index % step == 0:
+            frame = source.read()
+            if frame is None:
+                return
+            yield f"frame {index}", frame
+        elif not source.skip():
+            return
+        index += 1
 
 
-def _camera_frames(index: int) -> Iterator[tuple[str, np.ndarray]]:
-    capture = cv2.VideoCapture(index)
-    if not capture.isOpened():
-        raise FaceUnlockError(f"camera {index} cannot be opened (is it connected and free?)")
-    try:
-        start, n = time.monotonic(), 0
-        while time.monotonic() - start < CAMERA_TIMEOUT_S:
-            ok, frame = capture.read()
-            if not ok:
-                raise FaceUnlockError(f"camera {index} stopped delivering frames")
-            n += 1
-            if n % 2 == 0:  # every other frame: consecutive frames are near-identical
-                yield f"frame {n}", frame
-    finally:
-        capture.release()
+def _camera_candidates(source: FrameSource) -> Iterator[tuple[str, np.ndarray]]:
+    """Every other camera frame (consecutive frames are near-identical), for a while."""
+    start = time.monotonic()
+    while time.monotonic() - start < CAMERA_TIMEOUT_S:
+        frame = source.read()  # a camera that stops raises FaceUnlockError
+        if frame is None:
+            return
+        if source.index % 2 == 0:
+            yield f"frame {source.index}", frame
 
 
-def _folder_images(folder: Path, report: EnrolmentReport) -> Iterator[tuple[str, np.ndarray]]:
-    files = list_images(folder)
-    if not files:
-        raise FaceUnlockError(f"{folder}: no images in this folder")
-    for path in files:
+def _image_candidates(
+    source: FrameSource, report: EnrolmentReport
+) -> Iterator[tuple[str, np.ndarray]]:
+    """The photo, or each image of the folder (unreadable ones are counted and passed over)."""
+    while source.index < source.frame_count:
+        name = source.images[source.index].name
         try:
-            yield path.name, load_image(path)
+            frame = source.read()
         except FaceUnlockError:
+            if report.kind == "image":
+                raise
             report.candidates += 1
             report.rejected["unreadable image"] += 1
+            continue
+        yield name, frame
+
+
+def candidate_frames(
+    source: FrameSource, report: EnrolmentReport, frames: int, first_frames: int | None
+) -> Iterator[tuple[str, np.ndarray]]:
+    """(label, BGR frame) of every frame enrolment looks at, by kind of source."""
+    if report.kind == "camera":
+        return _camera_candidates(source)
+    if report.kind == "video":
+        return _video_candidates(source, frames, first_frames)
+    return _image_candidates(source, report)
 
 
 def _required(kind: str, frames: int, folder_size: int) -> int:
@@ -151,6 +154,56 @@ def _required(kind: str, frames: int, folder_size: int) -> int:
     if kind == "video":
         return max(1, min(frames, math.ceil(frames / 2)))
     return frames
+
+
+def _good_crops(pipeline, stream, report, frames: int, gates, progress: bool, want: int):
+    """Crops of the candidate frames that pass the quality gates (reasons go to `report`)."""
+    crops: list[np.ndarray] = []
+    for label, image in stream:
+        report.candidates += 1
+        face = choose_face(pipeline.detect(image), image.shape, "largest")
+        if face is None:
+            reason = "no face"
+        else:
+            crop = crop_face(image, face)
+            reason = check_frame(face, crop, gates)
+        if reason is None:
+            crops.append(crop)
+        else:
+            report.rejected[reason.split(" (")[0]] += 1
+        if progress:
+            log.info("  %s: %s [%d/%d]", label, reason or "ok", len(crops), want)
+        # a camera stops as soon as it has enough good frames (with room for variety);
+        # a folder as soon as it has the frames asked for
+        if report.kind == "camera" and len(crops) >= frames * 2:
+            break
+        if report.kind == "folder" and len(crops) >= frames:
+            break
+    return crops
+
+
+def _one_person_varied(embeddings: np.ndarray, frames: int, gates, report) -> np.ndarray:
+    """Which embeddings to keep: the same person as most frames, the most varied first."""
+    order = np.arange(len(embeddings))
+    if len(embeddings) > 1:
+        members = consensus_members(embeddings, gates.min_same_person)
+        report.rejected["another person's face"] += len(embeddings) - len(members)
+        order = order[members]
+        order = order[select_varied(embeddings[order], frames)]
+    return order
+
+
+def _failure(report: EnrolmentReport, source: str, required: int, gates) -> FaceUnlockError:
+    if report.kind in ("camera", "video"):
+        return FaceUnlockError(
+            f"enrolment failed: {report.accepted} good frame(s) from {source}, need "
+            f"{required} ({report.candidates} looked at; rejected: {report.reasons()}). "
+            "Face the camera in good light, from closer"
+        )
+    return FaceUnlockError(
+        f"enrolment failed: no usable face in {source} (rejected: {report.reasons()}); "
+        f"use a sharp, well-lit photo with the face at least {gates.min_face_size} px wide"
+    )
 
 
 def collect_embeddings(
@@ -167,63 +220,22 @@ def collect_embeddings(
     With a `snapshots` list, the 160 x 160 face crops of the kept frames are appended to it.
     `first_frames` limits a video to its first frames (evaluation enrols from part of one).
     """
-    kind = source_kind(source)
-    report = EnrolmentReport(kind)
+    report = EnrolmentReport(source_kind(source))
     started = time.perf_counter()
-    folder_size = len(list_images(source)) if kind == "folder" else 1
-    if kind == "camera":
-        stream = _camera_frames(int(source))
-    elif kind == "video":
-        stream = _video_frames(source, frames, first_frames)
-    elif kind == "folder":
-        stream = _folder_images(Path(source), report)
-    else:
-        stream = iter([(Path(source).name, load_image(source))])
-    want = frames if kind in ("camera", "video") else min(frames, folder_size)
-    crops: list[np.ndarray] = []
-    for label, image in stream:
-        report.candidates += 1
-        face = choose_face(pipeline.detect(image), image.shape, "largest")
-        if face is None:
-            reason = "no face"
-        else:
-            crop = crop_face(image, face)
-            reason = check_frame(face, crop, gates)
-        if reason is None:
-            crops.append(crop)
-        else:
-            report.rejected[reason.split(" (")[0]] += 1
-        if progress:
-            status = "ok" if reason is None else reason
-            print(f"  {label}: {status} [{len(crops)}/{want}]", file=sys.stderr, flush=True)
-        # a camera stops as soon as it has enough good frames (with room for variety);
-        # a folder as soon as it has the frames asked for
-        if kind == "camera" and len(crops) >= frames * 2:
-            break
-        if kind == "folder" and len(crops) >= frames:
-            break
+    folder_size = len(list_images(source)) if report.kind == "folder" else 1
+    want = frames if report.kind in ("camera", "video") else min(frames, folder_size)
+    with open_source(source) as stream:
+        frames_in = candidate_frames(stream, report, frames, first_frames)
+        crops = _good_crops(pipeline, frames_in, report, frames, gates, progress, want)
     embeddings = pipeline.embed_crops(crops) if crops else np.zeros((0, 512), np.float32)
-    order = np.arange(len(embeddings))  # which crop each kept embedding came from
-    if len(embeddings) > 1:
-        members = consensus_members(embeddings, gates.min_same_person)
-        report.rejected["another person's face"] += len(embeddings) - len(members)
-        embeddings, order = embeddings[members], order[members]
-        kept = select_varied(embeddings, frames)
-        embeddings, order = embeddings[kept], order[kept]
+    order = _one_person_varied(embeddings, frames, gates, report)
+    embeddings = embeddings[order]
     report.accepted = len(embeddings)
     report.pairwise_cosine = pairwise_cosine(embeddings)
     report.seconds = time.perf_counter() - started
-    required = _required(kind, frames, folder_size)
+    required = _required(report.kind, frames, folder_size)
     if report.accepted < required:
-        raise FaceUnlockError(
-            f"enrolment failed: {report.accepted} good frame(s) from {source}, need "
-            f"{required} ({report.candidates} looked at; rejected: {report.reasons()}). "
-            "Face the camera in good light, from closer"
-            if kind in ("camera", "video")
-            else f"enrolment failed: no usable face in {source} (rejected: {report.reasons()}); "
-            "use a sharp, well-lit photo with the face at least "
-            f"{gates.min_face_size} px wide"
-        )
+        raise _failure(report, source, required, gates)
     if snapshots is not None:
         snapshots.extend(crops[i] for i in order)
     return embeddings.astype(np.float32), report
@@ -253,8 +265,58 @@ def self_check(scorer, embeddings: np.ndarray) -> float | None:
     return float(np.median(ps))
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _existing_profile(store: ProfileStore, name: str, add: bool, pipeline, scorer):
+    """The profile `--add` adds to (None without --add), or why enrolment cannot go on."""
+    if not add:
+        if store.exists(name):
+            raise FaceUnlockError(
+                f"user {name!r} is already enrolled; use --add to add an appearance or "
+                f"`faceunlock users remove {name}` first"
+            )
+        return None
+    if not store.exists(name):
+        raise FaceUnlockError(f"no user {name!r} to add to; enrol without --add first")
+    return require_compatible(store.load(name), pipeline.weights_sha256, scorer.weights_sha256)
+
+
+def _with_appearance(existing, name, embeddings, pipeline, source, appearance, now) -> Profile:
+    """The new profile, or `existing` with this appearance's embeddings added."""
+    if existing is None:
+        return Profile(
+            name=name,
+            embeddings=embeddings,
+            weights_sha256=pipeline.weights_sha256,
+            source=source,
+            created=now,
+            extra={"appearances": [appearance]},
+        )
+    profile = existing
+    profile.embeddings = np.concatenate([existing.embeddings, embeddings])[-MAX_EMBEDDINGS:]
+    profile.updated = now
+    profile.appearances += 1
+    profile.source = f"{existing.source}; {source}" if existing.source else source
+    profile.extra.setdefault("appearances", []).append(appearance)
+    return profile
+
+
+def _log_done(profile: Profile, report: EnrolmentReport, source: str) -> None:
+    log.info(
+        "enrolled %s: %d frame(s) from %s %s in %.1f s (%d embeddings in profile)",
+        profile.name,
+        report.accepted,
+        report.kind,
+        source,
+        report.seconds,
+        len(profile.embeddings),
+    )
+    if report.accepted > 1 and report.pairwise_cosine >= TIGHT_PAIRWISE:
+        log.info(
+            "note: the enrolled frames are much alike (mean cosine %.2f): unlocking is surest "
+            "in this light and place. Adding an appearance elsewhere (`faceunlock enroll %s "
+            "--add`) in other light, or with/without glasses, makes it surer there too.",
+            report.pairwise_cosine,
+            profile.name,
+        )
 
 
 def enrol(
@@ -268,31 +330,19 @@ def enrol(
     gates: QualityGates | None = None,
     snapshots: bool = False,
 ) -> Profile:
-    """Enrol `name` from `source` and save the profile; returns it. Writes nothing on failure."""
-    from unlock.scoring import WEIGHTS_PATH, UnlockScorer
+    """Enrol `name` from `source` and save the profile; returns it. Writes nothing on failure.
 
+    With `progress`, each frame's verdict and a closing summary are logged (INFO).
+    """
     check_user_name(name)
     if not 1 <= frames <= 100:
         raise FaceUnlockError(f"--frames must be 1..100, got {frames}")
     store = store or ProfileStore()
-    existing = None
-    if add:
-        if not store.exists(name):
-            raise FaceUnlockError(f"no user {name!r} to add to; enrol without --add first")
-        existing = store.load(name)
-        if existing.weights_sha256 != pipeline.weights_sha256:
-            raise FaceUnlockError(
-                f"{name} was enrolled with other embedding weights; remove and enrol again"
-            )
-    elif store.exists(name):
-        raise FaceUnlockError(
-            f"user {name!r} is already enrolled; use --add to add an appearance or "
-            f"`faceunlock users remove {name}` first"
-        )
+    scorer = UnlockScorer()
+    existing = _existing_profile(store, name, add, pipeline, scorer)
     crops: list | None = [] if snapshots else None
     gates = gates or QualityGates()
     embeddings, report = collect_embeddings(pipeline, source, frames, gates, progress, crops)
-    scorer = UnlockScorer()
     if existing is not None:
         best = float(scorer.probability(embeddings, existing).max())
         if best < scorer.threshold:
@@ -311,42 +361,14 @@ def enrol(
         "rejected": dict(report.rejected),
         "pairwise_cosine": round(report.pairwise_cosine, 4),
     }
-    if existing is not None:
-        combined = np.concatenate([existing.embeddings, embeddings])[-MAX_EMBEDDINGS:]
-        profile = existing
-        profile.embeddings = combined
-        profile.updated = now
-        profile.appearances += 1
-        profile.source = f"{existing.source}; {source}" if existing.source else source
-        profile.extra.setdefault("appearances", []).append(appearance)
-    else:
-        profile = Profile(
-            name=name,
-            embeddings=embeddings,
-            weights_sha256=pipeline.weights_sha256,
-            source=source,
-            created=now,
-            extra={"appearances": [appearance]},
-        )
-    profile.extra["unlock_net_sha256"] = _file_sha256(WEIGHTS_PATH)
+    profile = _with_appearance(existing, name, embeddings, pipeline, source, appearance, now)
+    profile.extra["unlock_net_sha256"] = scorer.weights_sha256
     profile.extra["self_check_p"] = self_check(scorer, profile.embeddings)
     store.save(profile)
     if crops:
         folder = save_snapshots(store, name, crops, now)
         if progress:
-            print(f"saved {len(crops)} face snapshot(s) in {folder}", file=sys.stderr)
+            log.info("saved %d face snapshot(s) in %s", len(crops), folder)
     if progress:
-        print(
-            f"enrolled {name}: {report.accepted} frame(s) from {report.kind} {source} "
-            f"in {report.seconds:.1f} s ({len(profile.embeddings)} embeddings in profile)",
-            file=sys.stderr,
-        )
-        if report.accepted > 1 and report.pairwise_cosine >= TIGHT_PAIRWISE:
-            print(
-                f"note: the enrolled frames are much alike (mean cosine "
-                f"{report.pairwise_cosine:.2f}): unlocking is surest in this light and place. "
-                f"Adding an appearance elsewhere (`faceunlock enroll {name} --add`) in other "
-                "light, or with/without glasses, makes it surer there too.",
-                file=sys.stderr,
-            )
+        _log_done(profile, report, source)
     return profile

@@ -6,8 +6,8 @@ under a per-install secret key (`<data dir>/secret.key`, created on first use). 
 profile edited by hand, copied from another install, or renamed to another user's file
 fails that check and is refused. Profile and key files are mode 0600 (owner only).
 
-Writes are atomic: temporary file, fsync, rename, fsync of the folder. A process killed
-at any point leaves either the previous profile or the new one, never half of one.
+Writes are atomic (`models.files`): a process killed at any point leaves either the
+previous profile or the new one, never half of one.
 This module imports no torch, so the ONNX runtime path can read profiles too.
 """
 
@@ -23,7 +23,6 @@ import re
 import secrets
 import shutil
 import stat
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from unlock.errors import FaceUnlockError
-from unlock.paths import data_dir
+from faceunlock.models.files import TEMP_PREFIX, fsync_dir, write_private_file
+from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.paths import data_dir
 
 PROFILE_VERSION = 2
 KEY_FILE = "secret.key"
@@ -65,7 +65,7 @@ class Profile:
     updated: str = ""
     appearances: int = 1
     extra: dict = field(default_factory=dict)
-    # the adaptive part: live embeddings of confident unlocks (see `unlock.adaptive`);
+    # the adaptive part: live embeddings of confident unlocks (see `unlock.app.adaptive`);
     # the enrolled core (`embeddings`) never changes through it
     adaptive: np.ndarray = field(default_factory=lambda: np.zeros((0, 512), np.float32))
 
@@ -130,48 +130,31 @@ class Profile:
             ) from None
 
 
+def require_compatible(profile: Profile, weights_sha256: str, unlock_net_sha256: str | None = None):
+    """Refuse a profile this install cannot score: enrolled with other FaceNet weights (its
+    embeddings live in another space), or with another unlock network than the one that
+    will score it (`unlock_net_sha256`, checked when both the profile and the caller name
+    one). Every job that scores or exports a profile calls this."""
+    if profile.weights_sha256 != weights_sha256:
+        raise FaceUnlockError(
+            f"{profile.name} was enrolled with other embedding weights; remove the profile "
+            f"(`faceunlock users remove {profile.name}`) and enrol again"
+        )
+    enrolled_net = profile.extra.get("unlock_net_sha256")
+    if unlock_net_sha256 is not None and enrolled_net is not None:
+        if enrolled_net != unlock_net_sha256:
+            raise FaceUnlockError(
+                f"{profile.name} was enrolled with another unlock network; remove the profile "
+                f"(`faceunlock users remove {profile.name}`) and enrol again"
+            )
+    return profile
+
+
 def profile_mac(key: bytes, name: str, body: dict) -> str:
     """HMAC-SHA256 (hex) of a profile's JSON body, bound to the user name it is filed under."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     message = _MAC_CONTEXT + name.encode() + b"\x00" + canonical.encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or unlink in `folder` durable (no-op where directories can't be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_private_file(path: Path, payload: bytes, *, exclusive: bool = False) -> None:
-    """Write `payload` to `path` atomically, mode 0600 (temporary file, fsync, rename).
-
-    With `exclusive`, an existing `path` is left alone and FileExistsError is raised.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        if exclusive:
-            os.link(tmp, path)  # fails if path exists: first writer wins
-            os.unlink(tmp)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 def _read_regular_file(path: Path, what: str, limit: int) -> bytes:
@@ -346,7 +329,7 @@ class ProfileStore:
     def _remove_stale_temporaries(self) -> None:
         """Delete temporary files left by writers that were killed mid-write."""
         now = time.time()
-        for tmp in self.folder.glob(".tmp-*"):
+        for tmp in self.folder.glob(f"{TEMP_PREFIX}*"):
             with contextlib.suppress(OSError):
                 if now - tmp.stat().st_mtime > _STALE_TEMP_S:
                     tmp.unlink()

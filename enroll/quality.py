@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.face import Face
+from faceunlock.models.face import Face
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """`python -m export ...` is `faceunlock export ...`."""
 
-from unlock.cli import run_subcommand
+from faceunlock.unlock.cli import run_subcommand
 
 run_subcommand("export")

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from models.crop import MARGIN_FRACTION, NORMALISATION
-from unlock.errors import FaceUnlockError
+from faceunlock.models.crop import CROP_SIZE, MARGIN_FRACTION, NORMALISATION
+from faceunlock.models.mtcnn.params import MANIFEST as DETECTOR
+from faceunlock.models.onnx_files import EMBEDDER_FILE, UNLOCK_FILE
+from faceunlock.models.unlock_head import THRESHOLD
 
-THRESHOLD = 0.5
 # Parity required of fp32 exports on real faces (int8 figures are reported, not required).
 MAX_P_DIFF = 1e-4
 MIN_COSINE = 0.9999
-DETECTOR = {"thresholds": [0.6, 0.7, 0.7], "factor": 0.709, "nms": "facenet-pytorch 2.5.3"}
 
 
 def _version(package: str) -> str:
@@ -29,19 +29,20 @@ def _version(package: str) -> str:
 
 
 def shipped_unlock_net():
-    """The calibrated unlock network that ships with faceunlock (models/unlock_net.py)."""
-    from models.unlock_net import load_unlock_net
+    """The calibrated unlock network that ships with faceunlock."""
+    from faceunlock.models.unlock_head.torch_head import load_unlock_net
 
     return load_unlock_net()
 
 
 def parity_crops(pipeline, every: int = 25) -> np.ndarray:
     """BGR crops of the largest face in the bundled photos and every `every`-th clip frame."""
-    from export.quantize import calibration_frames
-    from models.crop import crop_face
+    from faceunlock.models.crop import crop_face
+    from faceunlock.unlock import media
+    from faceunlock.unlock.images import load_image
 
     crops = []
-    for frame in calibration_frames(every):
+    for frame in [load_image(p) for p in media.photo_paths()] + media.clip_frames(every):
         faces = pipeline.detector.infer(frame)
         if faces:
             crops.append(crop_face(frame, faces[0]))
@@ -49,70 +50,75 @@ def parity_crops(pipeline, every: int = 25) -> np.ndarray:
 
 
 def _run(path: Path, x: np.ndarray) -> np.ndarray:
-    from unlock.ort_mtcnn import ort_session
+    from faceunlock.models.sessions import ort_session
 
     return ort_session(path).run(None, {"image": x})[0]
+
+
+def _write_networks(out: Path, net, profile, int8: bool, opset: int, x: np.ndarray):
+    """embedder.onnx and unlock.onnx (int8: quantised, the unlock head kept in fp32) in
+    `out`; returns (the fused torch module, p of `x` from the written unlock.onnx)."""
+    from faceunlock.export.onnx_export import embedder_node_names, export_unlock
+    from faceunlock.models.facenet.onnx_export import export_embedder
+    from faceunlock.unlock.pipeline.runtime_models import (
+        default_calibration_crops,
+        quantize_embedder,
+    )
+
+    calibration = default_calibration_crops() if int8 else None
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        fp32_embedder = Path(tmp) / EMBEDDER_FILE
+        export_embedder(fp32_embedder, opset)
+        if int8:
+            quantize_embedder(fp32_embedder, out / EMBEDDER_FILE, crops=calibration)
+        else:
+            os.replace(fp32_embedder, out / EMBEDDER_FILE)
+        fp32_unlock = Path(tmp) / UNLOCK_FILE
+        fused = export_unlock(fp32_unlock, net, profile.scoring_set(), opset)
+        if int8:
+            _, head = embedder_node_names(fp32_unlock)
+            quantize_embedder(
+                fp32_unlock, out / UNLOCK_FILE, nodes_to_exclude=head, crops=calibration
+            )
+        else:
+            os.replace(fp32_unlock, out / UNLOCK_FILE)
+    return fused, _run(out / UNLOCK_FILE, x)
 
 
 def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unlock_net=None) -> dict:
     """Write unlock.onnx, embedder.onnx, pnet/rnet/onet.onnx, .ort copies and manifest.json.
 
-    `unlock_net`: a `models.unlock_net.UnlockNet` (default: the shipped, calibrated one).
+    `unlock_net`: a `models.unlock_head.torch_head.UnlockNet` (default: the shipped one).
     """
     import torch
 
-    from export.mtcnn_onnx import export_mtcnn
-    from export.onnx_export import (
-        check_model,
-        convert_to_ort,
-        embedder_node_names,
-        export_embedder,
-        export_unlock,
-        quantize_embedder,
-    )
-    from export.quantize import calibration_crops
-    from models.crop import normalise
-    from models.detector import FaceDetector
-    from unlock.pipeline import FacePipeline
+    from faceunlock.enroll.profile import require_compatible
+    from faceunlock.export.onnx_export import check_model, convert_to_ort
+    from faceunlock.models.crop import normalise
+    from faceunlock.models.mtcnn.onnx_export import export_mtcnn
+    from faceunlock.unlock.pipeline.torch_pipeline import FacePipeline
 
     pipeline = FacePipeline()
-    if profile.weights_sha256 != pipeline.weights_sha256:
-        raise FaceUnlockError(
-            f"user {profile.name!r} was enrolled with other FaceNet weights; enrol again"
-        )
     net = unlock_net if unlock_net is not None else shipped_unlock_net()
+    require_compatible(profile, pipeline.weights_sha256)
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("unlock.onnx", "unlock.ort"):
+    for stale in (UNLOCK_FILE, Path(UNLOCK_FILE).with_suffix(".ort").name):
         (out / stale).unlink(missing_ok=True)
     export_mtcnn(out, opset)
     x = normalise(parity_crops(pipeline))
     with torch.inference_mode():
         emb_torch = pipeline.embedder.infer(x)
-    parity: dict = {"faces": int(len(x)), "precision": "int8" if int8 else "fp32"}
-    calibration = calibration_crops(FaceDetector(min_face_size=40)) if int8 else None
-    with tempfile.TemporaryDirectory(dir=out) as tmp:
-        fp32_embedder = Path(tmp) / "embedder.onnx"
-        export_embedder(fp32_embedder, opset)
-        if int8:
-            quantize_embedder(fp32_embedder, out / "embedder.onnx", crops=calibration)
-        else:
-            os.replace(fp32_embedder, out / "embedder.onnx")
-        fp32_unlock = Path(tmp) / "unlock.onnx"
-        fused = export_unlock(fp32_unlock, net, profile.scoring_set(), opset)
-        if int8:
-            _, head = embedder_node_names(fp32_unlock)
-            quantize_embedder(
-                fp32_unlock, out / "unlock.onnx", nodes_to_exclude=head, crops=calibration
-            )
-        else:
-            os.replace(fp32_unlock, out / "unlock.onnx")
-        with torch.inference_mode():
-            p_torch = fused(torch.from_numpy(x)).numpy()
-        p_onnx = _run(out / "unlock.onnx", x)
-        parity["max_abs_p_diff"] = float(np.abs(p_onnx - p_torch).max())
-        parity["decisions_agree"] = int(((p_onnx >= THRESHOLD) == (p_torch >= THRESHOLD)).sum())
-    emb_onnx = _run(out / "embedder.onnx", x)
-    parity["min_embedding_cosine"] = float(np.sum(emb_onnx * emb_torch, axis=1).min())
+    fused, p_onnx = _write_networks(out, net, profile, int8, opset, x)
+    with torch.inference_mode():
+        p_torch = fused(torch.from_numpy(x)).numpy()
+    emb_onnx = _run(out / EMBEDDER_FILE, x)
+    parity = {
+        "faces": int(len(x)),
+        "precision": "int8" if int8 else "fp32",
+        "max_abs_p_diff": float(np.abs(p_onnx - p_torch).max()),
+        "decisions_agree": int(((p_onnx >= THRESHOLD) == (p_torch >= THRESHOLD)).sum()),
+        "min_embedding_cosine": float(np.sum(emb_onnx * emb_torch, axis=1).min()),
+    }
     if not int8 and (
         parity["min_embedding_cosine"] < MIN_COSINE or parity["max_abs_p_diff"] > MAX_P_DIFF
     ):
@@ -127,10 +133,10 @@ def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unloc
 
 
 def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> dict:
-    from models.graph_source import sha256_file
+    from faceunlock.models.facenet.graph_source import sha256_file
 
     calibration = dict((net_meta or {}).get("calibration", {}))
-    crop = {"size": 160, "margin_fraction_of_longer_side": MARGIN_FRACTION, "resize": "area"}
+    crop = {"size": CROP_SIZE, "margin_fraction_of_longer_side": MARGIN_FRACTION, "resize": "area"}
     files = {
         path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         for path in sorted(out.iterdir())

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from unlock.errors import FaceUnlockError
+from faceunlock.unlock.errors import FaceUnlockError
 
 OPSET_RANGE = (13, 20)
 
@@ -87,30 +87,35 @@ def write_bundle_atomically(out: Path, build) -> dict:
     return manifest
 
 
+def _models_only(args: argparse.Namespace) -> int:
+    """Write the onnx runtime's networks (default: into its cache) and seal them."""
+    from faceunlock.models.facenet.graph_source import weights_checksum
+    from faceunlock.unlock.pipeline.runtime_models import (
+        export_runtime_models,
+        runtime_model_dir,
+        seal_if_enrolled,
+    )
+
+    out = Path(args.out) if args.out else runtime_model_dir(weights_checksum())
+    paths = export_runtime_models(out, int8=args.int8, opset=args.opset)
+    seal_if_enrolled(out, args.home)
+    for path in paths.values():
+        print(f"{path}  {path.stat().st_size / 1e6:.1f} MB")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Export; prints the manifest summary (or the runtime model paths)."""
     if not OPSET_RANGE[0] <= args.opset <= OPSET_RANGE[1]:
         raise FaceUnlockError(f"--opset must be {OPSET_RANGE[0]}..{OPSET_RANGE[1]}")
     if args.models_only:
-        from export.onnx_export import export_runtime_models
-        from unlock.ort_pipeline import runtime_model_dir, weights_checksum
-
-        out = Path(args.out) if args.out else runtime_model_dir(weights_checksum())
-        paths = export_runtime_models(out, int8=args.int8, opset=args.opset)
-        from unlock.ort_pipeline import _install_key, write_seal
-
-        key = _install_key()
-        if key is not None:
-            write_seal(out, key)
-        for path in paths.values():
-            print(f"{path}  {path.stat().st_size / 1e6:.1f} MB")
-        return 0
+        return _models_only(args)
     if not args.user or not args.out:
         raise FaceUnlockError("export needs --user NAME and --out DIR (or --models-only)")
-    from enroll.profile import ProfileStore
-    from export.bundle import export_bundle
+    from faceunlock.enroll.profile import ProfileStore
+    from faceunlock.export.bundle import export_bundle
 
-    store = ProfileStore()
+    store = ProfileStore(args.home)
     profile = store.load(args.user)
     out = checked_out_dir(Path(args.out), store.home, args.force)
     manifest = write_bundle_atomically(

@@ -1,72 +1,20 @@
-"""Export of the face pipeline's networks to ONNX (runs on torch; the exports do not).
+"""The export bundle's own networks and checks (runs on torch; the exports do not).
 
-- `embedder.onnx`: crops (N x 3 x 160 x 160, normalised as `models.crop.NORMALISATION`)
-  -> L2-normalised embeddings (N x 512).
-- `pnet.onnx`, `rnet.onnx`, `onet.onnx`: MTCNN (`export.mtcnn_onnx`).
-- `unlock.onnx`: embedder + the user's unlock network with the enrolled embeddings baked
-  in as constants: crops -> p (N x 1); p >= 0.5 unlocks.
+- `unlock.onnx`: the embedder and the user's unlock network with the enrolled embeddings
+  baked in as constants: crops (N x 3 x 160 x 160) -> p (N x 1); p >= THRESHOLD unlocks.
+- the embedder and MTCNN files come from `models.facenet.onnx_export` and
+  `models.mtcnn.onnx_export`; `convert_to_ort` writes onnxruntime's mobile format.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-EMBEDDER_FILE = "embedder.onnx"
-EMBEDDER_INT8_FILE = "embedder.int8.onnx"
-DEFAULT_OPSET = 17
-
-
-def _atomic_target(path: Path) -> Path:
-    """A temporary path beside `path` (rename it onto `path` when complete)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".onnx")
-    os.close(fd)
-    os.chmod(tmp, 0o644)
-    return Path(tmp)
-
-
-def export_module(
-    module: torch.nn.Module,
-    example: torch.Tensor,
-    path: Path,
-    output: str,
-    opset: int = DEFAULT_OPSET,
-) -> Path:
-    """Export a module with input "image" and a dynamic batch to `path` (atomically)."""
-    tmp = _atomic_target(path)
-    try:
-        with warnings.catch_warnings(), torch.inference_mode():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module.eval(),
-                (example,),
-                str(tmp),
-                input_names=["image"],
-                output_names=[output],
-                dynamic_axes={"image": {0: "batch"}, output: {0: "batch"}},
-                opset_version=opset,
-                dynamo=False,
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def export_embedder(path: Path, opset: int = DEFAULT_OPSET, cache: Path | None = None) -> str:
-    """Write the FaceNet embedder as ONNX; returns the SHA-256 of its source weights."""
-    from models.facenet import load_facenet
-
-    model, checksum = load_facenet(cache)
-    example = torch.zeros(1, 3, 160, 160)
-    export_module(model, example, path, "embedding", opset)
-    return checksum
+from faceunlock.models.onnx_export import DEFAULT_OPSET, export_module
 
 
 class FusedUnlock(torch.nn.Module):
@@ -90,13 +38,13 @@ def export_unlock(
 ) -> FusedUnlock:
     """Write the fused unlock network (crop -> p) as ONNX; returns the torch module.
 
-    `unlock_net` is a `models.unlock_net.UnlockNet`; `enrolled` the user's K x 512.
+    `unlock_net` is a `models.unlock_head.torch_head.UnlockNet`; `enrolled` the user's K x 512.
     """
-    from models.facenet import load_facenet
+    from faceunlock.models.facenet.torch_facenet import INPUT_SIZE, load_facenet
 
     embedder, _ = load_facenet(cache)
     fused = FusedUnlock(embedder, unlock_net.eval().for_user(enrolled)).eval()
-    export_module(fused, torch.zeros(1, 3, 160, 160), path, "p", opset)
+    export_module(fused, torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE), path, "p", opset)
     return fused
 
 
@@ -147,53 +95,3 @@ def convert_to_ort(paths: list[Path]) -> list[Path]:
             shutil.move(made, target)
             out.append(target)
     return out
-
-
-def export_runtime_models(
-    out_dir: Path, int8: bool = False, opset: int = DEFAULT_OPSET, cache: Path | None = None
-) -> dict[str, Path]:
-    """The onnx runtime's models: embedder.onnx, MTCNN nets and optionally embedder.int8.onnx.
-
-    Files already present are kept (each file is written atomically).
-    """
-    from export.mtcnn_onnx import MTCNN_NETS, export_mtcnn
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    if not all((out_dir / f"{n}.onnx").is_file() for n in MTCNN_NETS):
-        with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
-            for name, made in export_mtcnn(Path(tmp), opset).items():
-                os.replace(made, out_dir / f"{name}.onnx")
-    paths.update({n: out_dir / f"{n}.onnx" for n in MTCNN_NETS})
-    embedder = out_dir / EMBEDDER_FILE
-    if not embedder.is_file():
-        export_embedder(embedder, opset, cache)
-    paths["embedder"] = embedder
-    if int8:
-        target = out_dir / EMBEDDER_INT8_FILE
-        if not target.is_file():
-            quantize_embedder(embedder, target)
-        paths["embedder_int8"] = target
-    return paths
-
-
-def quantize_embedder(
-    fp32_path: Path,
-    int8_path: Path,
-    nodes_to_exclude: list[str] | None = None,
-    crops: np.ndarray | None = None,
-) -> Path:
-    """Static QDQ int8 copy of an embedder (or fused unlock) model, calibrated on `crops`
-    (default: the faces of the bundled media, see export.quantize)."""
-    from export.quantize import calibration_crops, quantize_model
-    from models.detector import FaceDetector
-
-    if crops is None:
-        crops = calibration_crops(FaceDetector(min_face_size=40))
-    tmp = _atomic_target(int8_path)
-    try:
-        quantize_model(fp32_path, tmp, crops, nodes_to_exclude=nodes_to_exclude)
-        os.replace(tmp, int8_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return int8_path

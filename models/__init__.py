@@ -1,5 +1,13 @@
-"""The networks: MTCNN face detector, FaceNet embedder, crop, and the unlock network.
+"""The networks, each in one place with its weights, its torch form and its torch-free form.
 
-Each network is a small module with its weight loading beside it. This package
-imports nothing heavy at import time.
+- `models.mtcnn`: the MTCNN face detector (torch, and its onnxruntime + numpy port) and
+  its parameters;
+- `models.facenet`: the FaceNet embedder (weights converted offline from a TensorFlow
+  graph, torch and onnxruntime forms, ONNX export, int8 quantisation);
+- `models.unlock_head`: the calibrated unlock network (torch for training and export,
+  numpy for every decision) and its shipped weights (`models/weights/`);
+- `models.face`, `models.crop`: a detected face and the crop the embedder sees.
+
+This package imports nothing from the rest of faceunlock, and nothing heavy at import
+time.
 """

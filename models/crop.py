@@ -9,11 +9,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from models.face import Face
+from faceunlock.models.face import Face
 
 CROP_SIZE = 160
 # Margin on each side, as a fraction of the box's longer side. On LFW (boxes of
-# about 122 px) this is the 16 px per side that reached 98.7 % accuracy.
+# about 122 px) this is the original FaceNet recipe's 16 px per side.
 MARGIN_FRACTION = 0.13
 # Bump when the crop's pixels change for the same box (names embedding caches).
 CROP_VERSION = 2

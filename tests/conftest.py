@@ -28,7 +28,7 @@ def lfw_fixtures() -> Path:
 @pytest.fixture(scope="session")
 def pipeline():
     """One FacePipeline for the whole session (loading FaceNet takes a second or two)."""
-    from unlock.pipeline import FacePipeline
+    from faceunlock.unlock.pipeline.torch_pipeline import FacePipeline
 
     return FacePipeline()
 

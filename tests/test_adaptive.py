@@ -7,11 +7,18 @@ import json
 import numpy as np
 import pytest
 
-from enroll.profile import Profile, ProfileStore
-from unlock.adaptive import ADAPT_P, MAX_ADAPTIVE, NOVELTY, adapt, adaptation_refusal, reset
-from unlock.cli import main
-from unlock.errors import FaceUnlockError
-from unlock.scoring import UnlockScorer
+from faceunlock.enroll.profile import Profile, ProfileStore
+from faceunlock.models.unlock_head.scorer import UnlockScorer
+from faceunlock.unlock.app.adaptive import (
+    ADAPT_P,
+    MAX_ADAPTIVE,
+    NOVELTY,
+    adapt,
+    adaptation_refusal,
+    reset,
+)
+from faceunlock.unlock.cli import main
+from faceunlock.unlock.errors import FaceUnlockError
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from unlock.cli import main
+from faceunlock.unlock.cli import main
 
 
 @pytest.mark.parametrize(

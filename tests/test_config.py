@@ -8,9 +8,9 @@ import tomllib
 
 import pytest
 
-from unlock.cli import main
-from unlock.config import Config, config_path, load_config, parse_value, validate
-from unlock.errors import FaceUnlockError
+from faceunlock.unlock.cli import main
+from faceunlock.unlock.config import Config, config_path, load_config, parse_value, validate
+from faceunlock.unlock.errors import FaceUnlockError
 
 
 def test_defaults_when_there_is_no_file(home):

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from enroll.enrolment import enrol
-from enroll.profile import Profile, ProfileStore
-from enroll.quality import select_varied
-from unlock.cli import main
-from unlock.errors import FaceUnlockError
+from faceunlock.enroll.enrolment import enrol
+from faceunlock.enroll.profile import Profile, ProfileStore
+from faceunlock.enroll.quality import select_varied
+from faceunlock.unlock.cli import main
+from faceunlock.unlock.errors import FaceUnlockError
 
 DATA = Path(__file__).resolve().parent.parent / "unlock" / "data"
 
@@ -22,7 +22,9 @@ DATA = Path(__file__).resolve().parent.parent / "unlock" / "data"
 @pytest.fixture()
 def shared_pipeline(pipeline, monkeypatch):
     """Make CLI commands reuse the session pipeline instead of loading FaceNet again."""
-    monkeypatch.setattr("unlock.runtime.load_pipeline", lambda *a, **k: pipeline)
+    monkeypatch.setattr(
+        "faceunlock.unlock.pipeline.runtime.load_pipeline", lambda *a, **k: pipeline
+    )
     return pipeline
 
 
@@ -69,7 +71,7 @@ def test_enrol_from_one_photo(shared_pipeline, home, lfw_fixtures):
     profile = enrol(shared_pipeline, str(photo), "lin", progress=False)
     assert profile.embeddings.shape == (1, 512)
     assert profile.extra["appearances"][0]["kind"] == "image"
-    from unlock.scoring import UnlockScorer
+    from faceunlock.models.unlock_head.scorer import UnlockScorer
 
     scorer = UnlockScorer()
     same = shared_pipeline.require_face(photo).embedding[None]

@@ -8,9 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from unlock.commands.eval_live import evaluate, find_videos, read_frames, windows
-from unlock.config import Config
-from unlock.live import attempt_unlocks
+from faceunlock.unlock.app.live import attempt_unlocks
+from faceunlock.unlock.config import Config
+from faceunlock.unlock.lab.eval_live import evaluate, find_videos, read_frames, windows
 
 CLIP = Path(__file__).resolve().parent.parent / "unlock" / "data" / "short_hamilton_clip.mp4"
 

@@ -17,8 +17,8 @@ def enrolled(tmp_path_factory, pipeline):
     """A user enrolled from the bundled photo, in a fresh data directory."""
     import cv2
 
-    from enroll.profile import Profile, ProfileStore
-    from unlock.images import load_image
+    from faceunlock.enroll.profile import Profile, ProfileStore
+    from faceunlock.unlock.images import load_image
 
     home = tmp_path_factory.mktemp("home")
     photo = load_image(DATA / "lin-manuel-miranda.png")
@@ -36,8 +36,8 @@ def unlock_net():
     export and its parity do not depend on the weights' values."""
     import torch
 
-    from models.unlock_net import UnlockNet, load_unlock_net
-    from unlock.scoring import WEIGHTS_PATH
+    from faceunlock.models.unlock_head.scorer import WEIGHTS_PATH
+    from faceunlock.models.unlock_head.torch_head import UnlockNet, load_unlock_net
 
     if WEIGHTS_PATH.is_file():
         return load_unlock_net()
@@ -47,7 +47,7 @@ def unlock_net():
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, enrolled, unlock_net):
-    from export.bundle import export_bundle
+    from faceunlock.export.bundle import export_bundle
 
     out = tmp_path_factory.mktemp("export")
     manifest = export_bundle(enrolled[1], out, unlock_net=unlock_net)
@@ -56,7 +56,7 @@ def bundle(tmp_path_factory, enrolled, unlock_net):
 
 @pytest.fixture(scope="module")
 def crops(pipeline, lfw_fixtures):
-    from models.crop import normalise
+    from faceunlock.models.crop import normalise
 
     photos = sorted(lfw_fixtures.glob("*/*.jpg"))[::4] + sorted(DATA.glob("*.png"))
     return normalise([pipeline.require_face(p, "nearest_centre").crop for p in photos])
@@ -71,7 +71,7 @@ def _session(path: Path):
 def test_every_file_passes_the_checker_and_matches_the_manifest(bundle):
     import onnx
 
-    from models.graph_source import sha256_file
+    from faceunlock.models.facenet.graph_source import sha256_file
 
     out, manifest = bundle
     names = {p.name for p in out.iterdir() if p.suffix in (".onnx", ".ort")}
@@ -100,8 +100,8 @@ def test_embedder_parity_on_real_faces(bundle, pipeline, crops):
 def test_unlock_network_parity(bundle, enrolled, crops, unlock_net):
     import torch
 
-    from export.onnx_export import FusedUnlock
-    from models.facenet import load_facenet
+    from faceunlock.export.onnx_export import FusedUnlock
+    from faceunlock.models.facenet.torch_facenet import load_facenet
 
     out, manifest = bundle
     fused = FusedUnlock(load_facenet()[0], unlock_net.for_user(enrolled[1].embeddings)).eval()
@@ -123,7 +123,7 @@ def test_pnet_takes_any_image_size(bundle):
 
 
 def test_export_needs_user_and_valid_opset(home, capsys):
-    from unlock.cli import main
+    from faceunlock.unlock.cli import main
 
     assert main(["export", "--out", str(home / "x")]) == 2
     assert "--user" in capsys.readouterr().err

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from models.crop import CROP_SIZE, crop_face, normalise
-from models.face import choose_face
-from unlock.errors import FaceUnlockError, NoFaceError
-from unlock.images import load_image
+from faceunlock.models.crop import CROP_SIZE, crop_face, normalise
+from faceunlock.models.face import choose_face
+from faceunlock.unlock.errors import FaceUnlockError, NoFaceError
+from faceunlock.unlock.images import load_image
 
 POWELL = "Colin_Powell/Colin_Powell_{:04d}.jpg"
 BLAIR = "Tony_Blair/Tony_Blair_{:04d}.jpg"
@@ -17,7 +17,7 @@ BLAIR = "Tony_Blair/Tony_Blair_{:04d}.jpg"
 
 def test_conversion_matches_opencv_dnn_on_a_real_face(pipeline, lfw_fixtures):
     """The converted torch weights compute what the original TF graph computes."""
-    from models.facenet import source_graph_path
+    from faceunlock.models.facenet.torch_facenet import source_graph_path
 
     image = load_image(lfw_fixtures / POWELL.format(1))
     sample = pipeline.require_face(image, "nearest_centre")

@@ -29,9 +29,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from enroll.profile import Profile, ProfileStore
-from unlock.cli import main
-from unlock.scoring import WEIGHTS_PATH
+from faceunlock.enroll.profile import Profile, ProfileStore
+from faceunlock.models.unlock_head.scorer import WEIGHTS_PATH
+from faceunlock.unlock.cli import main
 
 PROJECT = Path(__file__).resolve().parent.parent
 POWELL = "Colin_Powell/Colin_Powell_{:04d}.jpg"
@@ -41,7 +41,7 @@ CLIP = PROJECT / "unlock" / "data" / "short_hamilton_clip.mp4"
 FFMPEG_LOG = re.compile(r"^\[[\w,]+ @ 0x[0-9a-f]+\] ")
 BAD = {2}  # malformed input: an error a user can act on
 # valid but odd images: a legitimate verdict (1 = not unlocked); while the unlock network's
-# weights are not built (a fresh tree before `python -m models.train_unlock_net`), verify
+# weights are not built (a fresh tree before `python -m faceunlock.unlock.lab.train_unlock_net`), verify
 # can only give its one-line error
 ODD = {0, 1} if WEIGHTS_PATH.is_file() else {2}
 ANY_VERDICT = {0, 1, 2}  # partially readable files: a verdict or a clean error
@@ -367,10 +367,12 @@ def run_main(argv: list[str]) -> int:
 
 def check_case(case: Case, world, pipeline, monkeypatch, capfd) -> list[str]:
     """Run one case; return what went wrong (empty when all is well)."""
-    import unlock.runtime
+    import faceunlock.unlock.pipeline.runtime
 
     monkeypatch.setenv("FACEUNLOCK_HOME", str(world["home"]))
-    monkeypatch.setattr(unlock.runtime, "load_pipeline", lambda *a, **k: pipeline)
+    monkeypatch.setattr(
+        faceunlock.unlock.pipeline.runtime, "load_pipeline", lambda *a, **k: pipeline
+    )
     argv = [a.replace("{in}", str(world["inputs"])) for a in case.argv]
     before = data_snapshot(world["home"])
     capfd.readouterr()
@@ -426,7 +428,7 @@ def test_fuzz_cli(world, pipeline, monkeypatch, capfd):
 
 def test_fuzz_covers_every_command(world):
     """Every registered subcommand that takes input is fuzzed (new commands need cases)."""
-    from unlock.cli import build_parser
+    from faceunlock.unlock.cli import build_parser
 
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices)

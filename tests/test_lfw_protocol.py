@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unlock.commands.eval_lfw import read_pairs, tar_at_far, ten_fold_accuracy
-from unlock.errors import FaceUnlockError
+from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.lab.lfw import read_pairs, tar_at_far, ten_fold_accuracy
 
 
 def test_read_pairs(tmp_path):

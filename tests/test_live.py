@@ -8,10 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from enroll.profile import Profile
-from unlock.config import Config
-from unlock.errors import FaceUnlockError
-from unlock.live import (
+from faceunlock.enroll.profile import Profile
+from faceunlock.unlock.app.live import (
     LOCKED,
     LOCKED_OUT,
     UNLOCKED,
@@ -20,8 +18,10 @@ from unlock.live import (
     frame_is_dark,
     run_attempt,
 )
-from unlock.lockout import Lockout
-from unlock.sources import open_source
+from faceunlock.unlock.app.lockout import Lockout
+from faceunlock.unlock.config import Config
+from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.sources import open_source
 
 DATA = Path(__file__).resolve().parent.parent / "unlock" / "data"
 CLIP = DATA / "short_hamilton_clip.mp4"
@@ -56,7 +56,7 @@ def clip() -> list[np.ndarray]:
 @pytest.fixture(scope="module")
 def scorer():
     """The shipped unlock network."""
-    from unlock.scoring import WEIGHTS_PATH, UnlockScorer
+    from faceunlock.models.unlock_head.scorer import WEIGHTS_PATH, UnlockScorer
 
     if not WEIGHTS_PATH.is_file():  # pragma: no cover - only while the network is trained
         pytest.skip("unlock network weights not built yet")
@@ -204,7 +204,7 @@ def test_sources_folder_image_and_errors(tmp_path, clip):
 
 
 def test_missing_camera_exits_2_with_a_clear_message(home, capsys):
-    from unlock.cli import main
+    from faceunlock.unlock.cli import main
 
     code = main(["unlock", "--source", "9", "--no-window"])
     err = capsys.readouterr().err
@@ -213,7 +213,7 @@ def test_missing_camera_exits_2_with_a_clear_message(home, capsys):
 
 
 def test_a_stalled_stream_is_retried_then_reported():
-    from unlock.sources import FrameSource
+    from faceunlock.unlock.sources import FrameSource
 
     class Stalls:
         def __init__(self):
@@ -243,11 +243,13 @@ def test_unlock_lets_a_confident_unlock_refresh_the_saved_profile(
     """`faceunlock unlock` applies the adaptive rules to the unlocking frame and saves."""
     import cv2
 
-    from enroll.profile import ProfileStore
-    from unlock.adaptive import adaptation_refusal
-    from unlock.cli import main
+    from faceunlock.enroll.profile import ProfileStore
+    from faceunlock.unlock.app.adaptive import adaptation_refusal
+    from faceunlock.unlock.cli import main
 
-    monkeypatch.setattr("unlock.runtime.load_pipeline", lambda *a, **k: pipeline)
+    monkeypatch.setattr(
+        "faceunlock.unlock.pipeline.runtime.load_pipeline", lambda *a, **k: pipeline
+    )
     store = ProfileStore()
     store.save(profiles[LIN])
     video = tmp_path / "lin.mp4"
@@ -262,7 +264,7 @@ def test_unlock_lets_a_confident_unlock_refresh_the_saved_profile(
         outcome["summary"] = original(*args, **kwargs)
         return outcome["summary"]
 
-    monkeypatch.setattr("unlock.live.run_attempt", spy)
+    monkeypatch.setattr("faceunlock.unlock.app.live.run_attempt", spy)
     assert main(["unlock", "--source", str(video), "--no-window", "--user", LIN]) == 0
     frame = outcome["summary"].unlock_frame
     p, embedding = frame.best_hit
@@ -321,10 +323,12 @@ def test_the_attempt_that_starts_a_lockout_may_still_unlock_the_owner(
 def test_verify_shares_the_lockout_and_rounds_p_down(home, monkeypatch, pipeline, profiles, capsys):
     import json as _json
 
-    from enroll.profile import ProfileStore
-    from unlock.cli import main
+    from faceunlock.enroll.profile import ProfileStore
+    from faceunlock.unlock.cli import main
 
-    monkeypatch.setattr("unlock.runtime.load_pipeline", lambda *a, **k: pipeline)
+    monkeypatch.setattr(
+        "faceunlock.unlock.pipeline.runtime.load_pipeline", lambda *a, **k: pipeline
+    )
     ProfileStore().save(profiles[LIN])
     alex = str(DATA / "alex-lacamoire.png")
     lin = str(DATA / "lin-manuel-miranda.png")

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from models.face import Face
-from unlock.live import FaceFinder
-from unlock.liveness import (
+from faceunlock.models.face import Face
+from faceunlock.unlock.app.live import FaceFinder
+from faceunlock.unlock.app.liveness import (
     LIVE,
     NEED_MOTION,
     NO_FACE,
@@ -18,7 +18,7 @@ from unlock.liveness import (
     parallax,
     plane_motion,
 )
-from unlock.liveness_attacks import attack_sequence, photo_homography
+from faceunlock.unlock.lab.liveness_attacks import attack_sequence, photo_homography
 
 CLIP = "unlock/data/short_hamilton_clip.mp4"
 # A rough 3-D face (units: inter-ocular distance 1), x right, y down, z towards the camera:

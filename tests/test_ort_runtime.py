@@ -50,7 +50,7 @@ def ort_faces(ort_pipeline, images) -> list:
 
 @pytest.fixture(scope="module")
 def ort_pipeline():
-    from unlock.ort_pipeline import OrtFacePipeline
+    from faceunlock.unlock.pipeline.ort_pipeline import OrtFacePipeline
 
     return OrtFacePipeline(min_face_size=20)
 
@@ -58,7 +58,7 @@ def ort_pipeline():
 def test_area_resampling_matches_torch_interpolate():
     import torch
 
-    from unlock.ort_mtcnn import AreaResampler
+    from faceunlock.models.mtcnn.ort_mtcnn import AreaResampler
 
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (97, 131, 3), dtype=np.uint8)
@@ -79,7 +79,7 @@ def test_nms_matches_torchvision():
     import torch
     from torchvision.ops import nms as tv_nms
 
-    from unlock.ort_mtcnn import nms
+    from faceunlock.models.mtcnn.ort_mtcnn import nms
 
     rng = np.random.default_rng(1)
     corners = rng.uniform(0, 200, (300, 2)).astype(np.float32)
@@ -126,10 +126,10 @@ def test_onnx_runtime_never_imports_torch(ort_pipeline):
     """The whole pipeline, detection included, in a process where torch never loads."""
     script = f"""
 import json, sys
-from unlock.runtime import load_pipeline
+from faceunlock.unlock.pipeline.runtime import load_pipeline
 pipeline = load_pipeline("onnx", min_face_size=40)
 sample = pipeline.require_face({str(DATA / "lin-manuel-miranda.png")!r})
-from unlock.ort_pipeline import OrtFacePipeline
+from faceunlock.unlock.pipeline.ort_pipeline import OrtFacePipeline
 one_thread = OrtFacePipeline(min_face_size=40, threads=1)
 again = one_thread.require_face({str(DATA / "lin-manuel-miranda.png")!r})
 print(json.dumps({{
@@ -154,7 +154,7 @@ print(json.dumps({{
 
 
 def test_require_face_names_the_image(ort_pipeline, tmp_path):
-    from unlock.errors import NoFaceError
+    from faceunlock.unlock.errors import NoFaceError
 
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), np.full((120, 160, 3), 128, np.uint8))
@@ -163,14 +163,14 @@ def test_require_face_names_the_image(ort_pipeline, tmp_path):
 
 
 def test_unknown_precision_is_refused():
-    from unlock.ort_pipeline import OrtFacePipeline
+    from faceunlock.unlock.pipeline.ort_pipeline import OrtFacePipeline
 
     with pytest.raises(ValueError, match="precision"):
         OrtFacePipeline(precision="fp8")
 
 
 def _shifted(face, dx: float, dy: float, grow: float = 1.0):
-    from models.face import Face
+    from faceunlock.models.face import Face
 
     x1, y1, x2, y2 = face.box
     cx, cy = (x1 + x2) / 2 + dx, (y1 + y2) / 2 + dy
@@ -210,7 +210,7 @@ def test_tracking_step_relocates_a_face_that_moved(pipeline, ort_pipeline, image
     frame = images[-1]
     corner = _shifted(ort_faces[-1][0], 0, 0)
     x1, y1, x2, y2 = corner.box
-    from models.face import Face
+    from faceunlock.models.face import Face
 
     background = Face((0.0, 0.0, x2 - x1, y2 - y1), 1.0, corner.landmarks)
     assert ort_pipeline.detector.refine(frame, [background]) == []
@@ -221,9 +221,9 @@ def test_tracking_step_relocates_a_face_that_moved(pipeline, ort_pipeline, image
 def test_int8_needs_the_onnx_runtime_and_threads_must_be_positive(capsys):
     import argparse
 
-    from unlock.cli import main
-    from unlock.errors import FaceUnlockError
-    from unlock.runtime import pipeline_from_args
+    from faceunlock.unlock.cli import main
+    from faceunlock.unlock.errors import FaceUnlockError
+    from faceunlock.unlock.pipeline.runtime import pipeline_from_args
 
     with pytest.raises(FaceUnlockError, match="--int8 needs --runtime onnx"):
         pipeline_from_args(argparse.Namespace(runtime="torch", int8=True, threads=None))

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enroll.profile import KEY_BYTES, Profile, ProfileStore
-from unlock.errors import FaceUnlockError
+from faceunlock.enroll.profile import KEY_BYTES, Profile, ProfileStore
+from faceunlock.unlock.errors import FaceUnlockError
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -193,7 +193,7 @@ def test_failed_write_leaves_previous_profile(home, monkeypatch):
 SAVER = """
 import sys
 import numpy as np
-from enroll.profile import Profile, ProfileStore
+from faceunlock.enroll.profile import Profile, ProfileStore
 store = ProfileStore(sys.argv[1])
 rows = int(sys.argv[2])
 profiles = [
@@ -255,10 +255,12 @@ def _image_files(folder: Path) -> list[Path]:
 
 def test_no_face_image_is_stored_unless_asked(home, pipeline, monkeypatch, capsys):
     """`enroll` keeps embeddings only; `--save-snapshots` keeps owner-only face crops."""
-    import unlock.runtime
-    from unlock.cli import main
+    import faceunlock.unlock.pipeline.runtime
+    from faceunlock.unlock.cli import main
 
-    monkeypatch.setattr(unlock.runtime, "load_pipeline", lambda *a, **k: pipeline)
+    monkeypatch.setattr(
+        faceunlock.unlock.pipeline.runtime, "load_pipeline", lambda *a, **k: pipeline
+    )
     photo = str(PROJECT / "unlock" / "data" / "lin-manuel-miranda.png")
     assert main(["enroll", "lin", "--source", photo, "--quiet"]) == 0
     assert _image_files(home) == []

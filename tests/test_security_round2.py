@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from enroll.enrolment import enrol
-from enroll.profile import Profile, ProfileStore, check_user_name
-from unlock.cli import main
-from unlock.errors import FaceUnlockError
-from unlock.lockout import Lockout
+from faceunlock.enroll.enrolment import enrol
+from faceunlock.enroll.profile import Profile, ProfileStore, check_user_name
+from faceunlock.unlock.app.lockout import Lockout
+from faceunlock.unlock.cli import main
+from faceunlock.unlock.errors import FaceUnlockError
 
 DATA = Path(__file__).resolve().parent.parent / "unlock" / "data"
 PROJECT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,9 @@ def test_a_lost_key_is_not_silently_replaced_while_profiles_exist(home):
 
 
 def test_an_added_appearance_must_be_the_same_person(home, pipeline, monkeypatch):
-    monkeypatch.setattr("unlock.runtime.load_pipeline", lambda *a, **k: pipeline)
+    monkeypatch.setattr(
+        "faceunlock.unlock.pipeline.runtime.load_pipeline", lambda *a, **k: pipeline
+    )
     store = ProfileStore()
     enrol(pipeline, str(DATA / "lin-manuel-miranda.png"), "lin", store=store, progress=False)
     before = store.path("lin").read_bytes()
@@ -77,7 +79,7 @@ def test_an_added_appearance_must_be_the_same_person(home, pipeline, monkeypatch
 
 def test_concurrent_failures_are_all_counted(tmp_path):
     script = (
-        "import sys; from unlock.lockout import Lockout\n"
+        "import sys; from faceunlock.unlock.app.lockout import Lockout\n"
         "lockout = Lockout(sys.argv[1], attempts=10_000)\n"
         "for _ in range(25): lockout.record_failure()\n"
     )
@@ -106,7 +108,7 @@ def test_export_refuses_unsafe_output_folders(home, tmp_path, capsys):
 
 
 def test_bundles_are_private_and_replaced_whole(tmp_path):
-    from export.cli import checked_out_dir, write_bundle_atomically
+    from faceunlock.export.cli import checked_out_dir, write_bundle_atomically
 
     out = checked_out_dir(tmp_path / "bundle", tmp_path / "home", force=False)
 
@@ -131,7 +133,7 @@ def test_bundles_are_private_and_replaced_whole(tmp_path):
 def test_a_replaced_cached_network_is_exported_again(home, tmp_path, monkeypatch):
     """Once anyone is enrolled, the onnx runtime's cached networks carry a seal signed with
     the install key; a network swapped in the cache is not used."""
-    import unlock.ort_pipeline as ort
+    import faceunlock.unlock.pipeline.ort_pipeline as ort
 
     ProfileStore().save(_profile("a"))  # creates the install key
     key = ProfileStore().secret_key()

@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from models.train_unlock_net import merge_ensemble
-from models.unlock_net import UnlockNet, load_unlock_net
-from models.unlock_net import relation_features as torch_features
-from unlock.domain import still_frame
-from unlock.images import load_image
-from unlock.scoring import (
+from faceunlock.models.unlock_head.scorer import (
     FEATURE_NAMES,
     OFFSET_BINS,
     UnlockScorer,
     enrolled_offset_index,
     relation_features,
 )
+from faceunlock.models.unlock_head.torch_head import UnlockNet, load_unlock_net
+from faceunlock.models.unlock_head.torch_head import relation_features as torch_features
+from faceunlock.unlock.images import load_image
+from faceunlock.unlock.lab.domain import still_frame
+from faceunlock.unlock.lab.train_unlock_net import merge_ensemble
 
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:

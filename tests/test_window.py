@@ -13,9 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
-from models.face import Face
-from unlock.live import LOCKED, UNLOCKED, FrameResult
-from unlock.window import BANNER_H, STATE_COLOURS, bar_geometry, display_available, draw_overlay
+from faceunlock.models.face import Face
+from faceunlock.unlock.app.live import LOCKED, UNLOCKED, FrameResult
+from faceunlock.unlock.app.window import (
+    BANNER_H,
+    STATE_COLOURS,
+    bar_geometry,
+    display_available,
+    draw_overlay,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 CLIP = PROJECT / "unlock" / "data" / "short_hamilton_clip.mp4"
@@ -75,9 +81,9 @@ import sys, time
 import cv2, numpy as np
 from PIL import ImageGrab
 sys.path.insert(0, {project!r})
-from unlock.window import Window, draw_overlay
-from unlock.live import FrameResult, UNLOCKED
-from models.face import Face
+from faceunlock.unlock.app.window import Window, draw_overlay
+from faceunlock.unlock.app.live import FrameResult, UNLOCKED
+from faceunlock.models.face import Face
 frame = cv2.imread(sys.argv[1])
 face = Face((200, 40, 280, 150), 0.99, np.zeros((5, 2), np.float32) + 100)
 image = draw_overlay(frame, FrameResult(1, 0.0, UNLOCKED, face, 0.8, "lin", 3), 25.0, 3, 5)

@@ -1,3 +1,7 @@
-"""faceunlock: on-device face unlock (the pipeline, the unlock loop and the CLI)."""
+"""The face pipeline (`pipeline`), the live app (`app`), the commands (`commands`, `cli`)
+and evaluation and training (`lab`), on shared infrastructure (errors, paths, images,
+frame sources, bundled media, config)."""
 
-__version__ = "0.1.0"
+from faceunlock import __version__
+
+__all__ = ["__version__"]

@@ -2,6 +2,6 @@
 
 import sys
 
-from unlock.cli import main
+from faceunlock.unlock.cli import main
 
 sys.exit(main())

@@ -7,22 +7,24 @@ functions, so `faceunlock --help` is instant and the ONNX runtime path never loa
 from __future__ import annotations
 
 import argparse
-import importlib
+import logging
 import os
 import sys
 
-# (module, function that registers the subcommand's parser)
+from faceunlock.unlock.commands import register
+
+# the modules that register a subcommand (`add_parser`)
 COMMAND_MODULES = [
-    "enroll.cli",
-    "unlock.commands.users",
-    "unlock.commands.verify",
-    "unlock.commands.unlock_loop",
-    "unlock.commands.demo",
-    "export.cli",
-    "unlock.commands.evaluate",
-    "unlock.commands.bench",
-    "unlock.commands.info",
-    "unlock.commands.config",
+    "faceunlock.enroll.cli",
+    "faceunlock.unlock.commands.users",
+    "faceunlock.unlock.commands.verify",
+    "faceunlock.unlock.commands.unlock_loop",
+    "faceunlock.unlock.commands.demo",
+    "faceunlock.export.cli",
+    "faceunlock.unlock.commands.evaluate",
+    "faceunlock.unlock.commands.bench",
+    "faceunlock.unlock.commands.info",
+    "faceunlock.unlock.commands.config",
 ]
 
 
@@ -33,18 +35,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="On-device face unlock: enrol your face, unlock with a webcam, export to ONNX.",
     )
     parser.add_argument(
-        "--home", help="data directory (profiles, lockout state); default $FACEUNLOCK_HOME"
+        "--home",
+        help="data directory (profiles, key, config, lockout state); default $FACEUNLOCK_HOME "
+        "or the platform's user data directory",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.add_parser(sub)
+    register(sub, COMMAND_MODULES)
     return parser
+
+
+def show_library_logs() -> None:
+    """faceunlock's library modules log (progress, notes, warnings); the CLI shows them on
+    stderr as plain lines."""
+    logger = logging.getLogger("faceunlock")
+    if not any(isinstance(h, _StderrLines) for h in logger.handlers):
+        logger.addHandler(_StderrLines())
+    logger.setLevel(logging.INFO)
+
+
+class _StderrLines(logging.Handler):
+    """Log records as plain lines on the current sys.stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(record.getMessage() + "\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - logging must never break the command
+            self.handleError(record)
 
 
 def quiet_native_logs() -> None:
@@ -84,9 +101,10 @@ def unknown_command(parser: argparse.ArgumentParser, argv: list[str]) -> str | N
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 for any error a user can act on)."""
-    from unlock.errors import FaceUnlockError
+    from faceunlock.unlock.errors import FaceUnlockError
 
     quiet_native_logs()
+    show_library_logs()
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     unknown = unknown_command(parser, argv)
@@ -94,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faceunlock: error: {unknown}", file=sys.stderr)
         return 2
     args = parser.parse_args(argv)
-    if args.home:
-        os.environ["FACEUNLOCK_HOME"] = args.home
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -124,5 +140,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_subcommand(command: str) -> None:
-    """Entry for `python -m enroll` / `python -m export`: `faceunlock COMMAND ARGS...`."""
+    """Entry for `python -m faceunlock.enroll` / `python -m faceunlock.export`: `faceunlock
+    COMMAND ARGS...`."""
     sys.exit(main([command, *sys.argv[1:]]))

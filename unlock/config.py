@@ -13,8 +13,8 @@ import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from unlock.errors import FaceUnlockError
-from unlock.paths import data_dir
+from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.paths import data_dir
 
 MAX_CONFIG_BYTES = 64 * 1024
 RUNTIMES = ("onnx", "torch")

@@ -1,9 +1,5 @@
-"""Errors a user can act on: the CLI prints their message and exits with code 2."""
+"""Errors a user can act on (defined in `models.errors`, the lowest layer)."""
 
+from faceunlock.models.errors import FaceUnlockError, NoFaceError
 
-class FaceUnlockError(Exception):
-    """A problem with the user's input or environment, worded for the user."""
-
-
-class NoFaceError(FaceUnlockError):
-    """No usable face was found in an image."""
+__all__ = ["FaceUnlockError", "NoFaceError"]

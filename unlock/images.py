@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unlock.errors import FaceUnlockError
+from faceunlock.unlock.errors import FaceUnlockError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 MAX_PIXELS = 40_000_000  # 40 megapixels: larger claims are refused before decoding

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import platformdirs
 
-APP_NAME = "faceunlock"
+from faceunlock.models.cache import APP_NAME, cache_dir
+
+__all__ = ["APP_NAME", "cache_dir", "data_dir"]
 
 
 def data_dir(home: str | os.PathLike | None = None) -> Path:
@@ -18,11 +20,3 @@ def data_dir(home: str | os.PathLike | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def cache_dir() -> Path:
-    """The cache directory: $FACEUNLOCK_CACHE, else the platform's user cache dir."""
-    env = os.environ.get("FACEUNLOCK_CACHE")
-    if env:
-        return Path(env).expanduser()
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))

@@ -13,9 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from unlock.errors import FaceUnlockError
-from unlock.images import IMAGE_SUFFIXES, list_images, load_image
+from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.images import IMAGE_SUFFIXES, list_images, load_image
 
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 FOLDER_FPS = 30.0  # nominal frame rate of a folder of images played as frames
 RETRY_S = 1.0  # how long a live source may stall before we give up
 
@@ -41,14 +42,38 @@ class FrameSource:
         fps = capture.get(cv2.CAP_PROP_FPS) if capture is not None else FOLDER_FPS
         self.fps = float(fps) if fps and 1 <= fps <= 240 else 30.0
 
+    @property
+    def frame_count(self) -> int:
+        """Frames in a file or folder (0 when unknown: cameras, streams, some videos)."""
+        if self.images is not None:
+            return len(self.images)
+        if self.live:
+            return 0
+        return max(int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
+
+    def skip(self) -> bool:
+        """Pass over the next frame without decoding it; False at the end."""
+        if self._pending is not None:
+            self._pending = None
+        elif self.images is not None:
+            if self.index >= len(self.images):
+                return False
+        elif not self.capture.grab():
+            return False
+        self.index += 1
+        return True
+
     def read(self) -> np.ndarray | None:
-        """The next BGR frame; None when a file or folder ends."""
+        """The next BGR frame; None when a file or folder ends.
+
+        An unreadable image of a folder raises FaceUnlockError and is passed over: the next
+        `read` gives the image after it.
+        """
         if self.images is not None and self._pending is None:
             if self.index >= len(self.images):
                 return None
-            frame = load_image(self.images[self.index])
             self.index += 1
-            return frame
+            return load_image(self.images[self.index - 1])
         if self._pending is not None:
             frame, self._pending = self._pending, None
             self.index += 1

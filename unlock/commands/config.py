@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 
 def _show(home, as_json: bool) -> int:
-    from unlock.config import OPTION_HELP, config_path, load_config, read_values
+    from faceunlock.unlock.config import OPTION_HELP, config_path, load_config, read_values
 
     path = config_path(home)
     cfg = asdict(load_config(home))
@@ -26,8 +26,8 @@ def _show(home, as_json: bool) -> int:
 
 
 def _write(home, values: dict) -> None:
-    from enroll.profile import write_private_file
-    from unlock.config import config_path, to_toml
+    from faceunlock.models.files import write_private_file
+    from faceunlock.unlock.config import config_path, to_toml
 
     path = config_path(home)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -36,10 +36,10 @@ def _write(home, values: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Show the effective config, or set / reset options."""
-    from unlock.config import config_path, parse_value, read_values, validate
-    from unlock.errors import FaceUnlockError
+    from faceunlock.unlock.config import config_path, parse_value, read_values, validate
+    from faceunlock.unlock.errors import FaceUnlockError
 
-    home = None  # the CLI's --home is already in $FACEUNLOCK_HOME
+    home = args.home
     action = args.action or "show"
     if action == "show":
         return _show(home, args.json)

@@ -17,9 +17,10 @@ def _version(package: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Print versions, weight provenance and directories."""
-    from models.facenet import cached_weights_path, sha256_file, source_graph_path
-    from unlock import __version__
-    from unlock.paths import cache_dir, data_dir
+    from faceunlock import __version__
+    from faceunlock.models.facenet.graph_source import sha256_file, source_graph_path
+    from faceunlock.models.facenet.torch_facenet import cached_weights_path
+    from faceunlock.unlock.paths import cache_dir, data_dir
 
     graph = source_graph_path()
     checksum = sha256_file(graph)
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
             "source_sha256": checksum,
             "converted_cache": str(cached_weights_path(cache_dir(), checksum)),
         },
-        "data_dir": str(data_dir()),
+        "data_dir": str(data_dir(args.home)),
         "cache_dir": str(cache_dir()),
     }
     if args.json:

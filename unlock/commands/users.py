@@ -10,10 +10,10 @@ import numpy as np
 
 def run_list(args: argparse.Namespace) -> int:
     """Print the enrolled users (one JSON line each with --json)."""
-    from enroll.profile import ProfileStore
-    from unlock.errors import FaceUnlockError
+    from faceunlock.enroll.profile import ProfileStore
+    from faceunlock.unlock.errors import FaceUnlockError
 
-    store = ProfileStore()
+    store = ProfileStore(args.home)
     names = store.names()
     if not names and not args.json:
         print(f"no users enrolled (data directory {store.home})")
@@ -50,11 +50,11 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     """Print one user's profile: the enrolled core (per appearance) and the adaptive part."""
-    from enroll.profile import ProfileStore
-    from unlock.adaptive import MAX_ADAPTIVE
-    from unlock.scoring import pairwise_cosine
+    from faceunlock.enroll.profile import ProfileStore
+    from faceunlock.models.unlock_head.scorer import pairwise_cosine
+    from faceunlock.unlock.app.adaptive import MAX_ADAPTIVE
 
-    profile = ProfileStore().load(args.name)
+    profile = ProfileStore(args.home).load(args.name)
     appearances = profile.extra.get("appearances", [])
     adaptive_log = profile.extra.get("adaptive_log", [])
     report = {
@@ -98,9 +98,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_remove(args: argparse.Namespace) -> int:
     """Delete a user's profile and the face snapshots saved at enrolment."""
-    from enroll.profile import ProfileStore
+    from faceunlock.enroll.profile import ProfileStore
 
-    ProfileStore().remove(args.name)
+    ProfileStore(args.home).remove(args.name)
     print(f"removed {args.name}")
     return 0
 

@@ -2,7 +2,7 @@
 
 Each line: `file`, `face` (box [x1, y1, x2, y2] of the largest face, or null), `p` (the
 unlock network's probability to 2 decimals, or null without a face) and `unlocked`
-(p >= 0.5). Exit code 0 when every image unlocks, 1 when any does not, 2 on an error
+(p >= THRESHOLD, 0.5). Exit code 0 when every image unlocks, 1 when any does not, 2 on an error
 (unknown user, unreadable image: that image's line carries an `error` field).
 
 `verify` is an unlock attempt like any other: each image with a face counts toward the
@@ -25,7 +25,7 @@ def verify_image(pipeline, scorer, profile, path: str, lockout=None) -> dict:
 
     With a `lockout`, an image with a face is a failed attempt unless it unlocks.
     """
-    from unlock.errors import FaceUnlockError
+    from faceunlock.unlock.errors import FaceUnlockError
 
     row: dict = {"file": path, "face": None, "p": None, "unlocked": False}
     if lockout is not None:
@@ -50,18 +50,19 @@ def verify_image(pipeline, scorer, profile, path: str, lockout=None) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Print one JSON line per image; 0 if all unlock, 1 if any does not, 2 on error."""
-    from enroll.profile import ProfileStore
-    from unlock.config import load_config
-    from unlock.lockout import Lockout
-    from unlock.runtime import pipeline_from_args
-    from unlock.scoring import UnlockScorer
+    from faceunlock.enroll.profile import ProfileStore, require_compatible
+    from faceunlock.models.unlock_head.scorer import UnlockScorer
+    from faceunlock.unlock.app.lockout import Lockout
+    from faceunlock.unlock.config import load_config
+    from faceunlock.unlock.pipeline.runtime import pipeline_from_args
 
-    profile = ProfileStore().load(args.user)
-    config = load_config()
-    lockout = Lockout(attempts=config.lockout_attempts, duration_s=config.lockout_s)
+    profile = ProfileStore(args.home).load(args.user)
+    config = load_config(args.home)
+    lockout = Lockout(args.home, config.lockout_attempts, config.lockout_s)
     lockout.refuse_if_locked_out()  # before loading any network
     scorer = UnlockScorer()
     pipeline = pipeline_from_args(args)
+    require_compatible(profile, pipeline.weights_sha256, scorer.weights_sha256)
     rows = []
     for path in args.images:
         rows.append(verify_image(pipeline, scorer, profile, path, lockout))
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `verify`."""
-    from unlock.runtime import add_runtime_argument
+    from faceunlock.unlock.pipeline.runtime import add_runtime_argument
 
     p = sub.add_parser("verify", help="check photos against an enrolled user (JSON lines)")
     p.add_argument("--user", required=True, help="enrolled user name")

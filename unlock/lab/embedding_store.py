@@ -1,0 +1,150 @@
+"""Embeddings of image data sets, computed once through the pipeline and cached on disk.
+
+Used by the benchmarks and by training: a second run over the same files takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from faceunlock.models.cache import cache_dir
+from faceunlock.models.crop import CROP_VERSION, MARGIN_FRACTION
+from faceunlock.models.files import atomic_path
+from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.images import load_image
+
+ImageTransform = Callable[[np.ndarray, str], np.ndarray]
+
+
+class EmbeddingStore:
+    """Cached embeddings for files under `root`, for one pipeline setting and transform.
+
+    `pipeline` is any FacePipelineCore (torch or onnx runtime).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        pipeline,
+        policy: str = "nearest_centre",
+        transform: ImageTransform | None = None,
+        transform_name: str = "none",
+        fallback_centre: bool = True,
+        cache: Path | None = None,
+        margin_px: float | None = None,
+    ) -> None:
+        self.root = Path(root).resolve()
+        self.pipeline = pipeline
+        self.policy = policy
+        self.transform = transform
+        self.fallback_centre = fallback_centre
+        self.margin_px = margin_px
+        setting = {
+            "root": str(self.root),
+            "policy": policy,
+            "transform": transform_name,
+            "fallback": fallback_centre,
+            "weights": pipeline.weights_sha256,
+            "margin": MARGIN_FRACTION,
+            "min_face": pipeline.detector.min_face_size,
+        }
+        if margin_px is not None:  # absent from older keys: their caches stay valid
+            setting["margin_px"] = margin_px
+        setting["crop_version"] = CROP_VERSION
+        precision = getattr(pipeline, "precision", "fp32")
+        if precision != "fp32":  # int8 embeddings differ; fp32 onnx matches torch
+            setting["precision"] = precision
+        key = json.dumps(setting, sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        self.path = (cache or cache_dir()) / "embeddings" / f"{digest}.npz"
+        self._embeddings: dict[str, np.ndarray] = {}
+        self._flipped: dict[str, np.ndarray] = {}
+        self._found: dict[str, bool] = {}
+        self._load()
+
+    def _load(self) -> None:
+        if not self.path.is_file():
+            return
+        try:
+            with np.load(self.path, allow_pickle=False) as data:
+                rows = zip(data["names"], data["embeddings"], data["flipped"], data["found"])
+                for name, emb, flipped, found in rows:
+                    self._embeddings[str(name)] = emb
+                    self._flipped[str(name)] = flipped
+                    self._found[str(name)] = bool(found)
+        except (OSError, ValueError, KeyError):
+            self._embeddings.clear()
+            self._flipped.clear()
+            self._found.clear()
+
+    def _save(self) -> None:
+        names = sorted(self._embeddings)
+        with atomic_path(self.path, 0o644) as tmp, open(tmp, "wb") as f:
+            np.savez(
+                f,
+                names=np.array(names),
+                embeddings=np.stack([self._embeddings[n] for n in names]),
+                flipped=np.stack([self._flipped[n] for n in names]),
+                found=np.array([self._found[n] for n in names]),
+            )
+
+    def is_cached(self, file: str | os.PathLike) -> bool:
+        """Whether the embedding of `file` is in the cache already."""
+        return str(Path(file).resolve().relative_to(self.root)) in self._embeddings
+
+    def embeddings(
+        self,
+        files: Sequence[str | os.PathLike],
+        flip: bool = False,
+        batch_size: int = 16,
+        progress: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(N x 512 embeddings, N face-found flags) for `files`, computing what is missing.
+
+        With `flip`, each embedding also counts the mirrored crop.
+        """
+        names = [str(Path(f).resolve().relative_to(self.root)) for f in files]
+        missing = [n for n in dict.fromkeys(names) if n not in self._embeddings]
+        if missing:
+            bar = tqdm(total=len(missing), desc="embedding", unit="img", disable=not progress)
+            unsaved = 0
+            for start in range(0, len(missing), batch_size):
+                chunk = missing[start : start + batch_size]
+                images = []
+                for name in chunk:
+                    try:
+                        image = load_image(self.root / name)
+                    except FaceUnlockError as exc:
+                        raise FaceUnlockError(f"data set image unreadable: {exc}") from None
+                    if self.transform is not None:
+                        image = self.transform(image, name)
+                    images.append(image)
+                embs, flipped, found = self.pipeline.embed_images(
+                    images,
+                    self.policy,
+                    fallback_centre=self.fallback_centre,
+                    margin_px=self.margin_px,
+                )
+                for name, emb, emb_flip, ok in zip(chunk, embs, flipped, found):
+                    self._embeddings[name] = emb
+                    self._flipped[name] = emb_flip
+                    self._found[name] = bool(ok)
+                bar.update(len(chunk))
+                unsaved += len(chunk)
+                if unsaved >= 1000:
+                    self._save()
+                    unsaved = 0
+            bar.close()
+            self._save()
+        table = self._flipped if flip else self._embeddings
+        return (
+            np.stack([table[n] for n in names]) if names else np.zeros((0, 512)),
+            np.array([self._found[n] for n in names], bool),
+        )

@@ -1,0 +1,282 @@
+"""The protocol of `faceunlock eval unlock`: FAR and FRR of the unlock network at p = 0.5
+on a face data set.
+
+Protocol (DIR holds one folder per identity, LFW's `images/` layout): identities with at
+least M images are users; each enrols with its first K images in name order; every other
+image of theirs is a genuine attempt; impostor attempts are all images of every other
+identity with at least 2 images, except identities the network trained on (listed in the
+shipped weights). The cosine of the live embedding to the enrolled template (normalised
+mean) is the baseline, computed in the same run on the same embeddings.
+
+`--domain degraded` runs the same protocol on images turned into another domain
+(`unlock.lab.domain.degrade`: grayscale, gamma, blur, noise, JPEG), enrolment and attempts
+alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.lab.metrics import det_points, operating_figures
+
+FAR_POINTS = (1e-3, 1e-4, 2e-5)
+
+
+def attempt_chunks(groups: list[list[int]], m: int) -> list[list[int]]:
+    """Consecutive runs of `m` rows from each group (one identity's images, in order)."""
+    return [g[s : s + m] for g in groups for s in range(0, len(g) - m + 1, m)]
+
+
+def attempt_figures(
+    gen_logits: list[np.ndarray], imp_logits: list[np.ndarray], imp_chunks, m: int, k: int, n: int
+) -> dict:
+    """Per-attempt FRR and FAR when an attempt is `m` images of one identity, decided by the
+    live loop's k-of-n rule on p >= 0.5 (the rule applied to logits at threshold 0).
+
+    gen_logits[u]: user u's genuine images in order (-inf where no face was found);
+    imp_logits[u]: every impostor image against user u; imp_chunks: rows of one impostor
+    identity per attempt (`attempt_chunks`).
+    """
+    from faceunlock.unlock.app.live import attempt_unlocks
+
+    genuine = accepted = impostors = false_accepts = 0
+    for gen, imp in zip(gen_logits, imp_logits):
+        for chunk in attempt_chunks([list(range(len(gen)))], m):
+            genuine += 1
+            accepted += attempt_unlocks(gen[chunk], k, n, threshold=0.0) is not None
+        hits = imp >= 0
+        for chunk in imp_chunks:
+            impostors += 1
+            if hits[chunk].sum() >= k:  # fewer hits can never unlock
+                false_accepts += attempt_unlocks(imp[chunk], k, n, threshold=0.0) is not None
+    return {
+        "images_per_attempt": m,
+        "k": k,
+        "n": n,
+        "genuine_attempts": genuine,
+        "frr": round(1 - accepted / genuine, 6) if genuine else None,
+        "impostor_attempts": impostors,
+        "false_accepts": false_accepts,
+        "far": false_accepts / impostors if impostors else None,
+    }
+
+
+@dataclass
+class UnlockProtocol:
+    """The options of `eval unlock` (see its --help)."""
+
+    enroll: int = 5
+    min_images: int = 15
+    domain: str = "plain"
+    face: str = "nearest_centre"
+    max_images: int = 0
+    max_impostor_images: int = 0
+    attempt_frames: int = 0
+    progress: bool = True
+
+
+DOMAINS = ("plain", "degraded", "harsh-light")
+
+
+def domain_transform(domain: str):
+    """(image transform, its cache name) of an evaluation domain."""
+    from faceunlock.unlock.lab import domain as domains
+
+    if domain == "degraded":
+        return domains.degrade, domains.DOMAIN_NAME
+    if domain == "harsh-light":
+        return domains.harsh_light, domains.HARSH_LIGHT_NAME
+    return None, "none"
+
+
+def select_identities(identities: dict, trained: set[str], opts: UnlockProtocol):
+    """(users, impostor identities, identities cut to --max-images, impostor files)."""
+    users = [n for n, imgs in identities.items() if len(imgs) >= opts.min_images]
+    impostor_ids = [
+        n
+        for n, imgs in identities.items()
+        if len(imgs) >= 2 and n not in trained and n not in set(users)
+    ]
+    if not users:
+        raise FaceUnlockError(f"no identity has {opts.min_images} images or more")
+    if not impostor_ids:
+        raise FaceUnlockError("no impostor identities (>= 2 images, not trained on)")
+    if opts.max_images:
+        identities = {n: imgs[: opts.max_images] for n, imgs in identities.items()}
+    impostor_files = [f for n in impostor_ids for f in identities[n]]
+    if opts.max_impostor_images and len(impostor_files) > opts.max_impostor_images:
+        # round robin over identities (every identity's first image, then second, ...)
+        rounds = max(len(identities[n]) for n in impostor_ids)
+        ordered = [
+            identities[n][r] for r in range(rounds) for n in impostor_ids if r < len(identities[n])
+        ]
+        impostor_files = ordered[: opts.max_impostor_images]
+    return users, impostor_ids, identities, impostor_files
+
+
+@dataclass
+class Scores:
+    """Per-user network logits and template cosines, genuine and impostor."""
+
+    net_gen: list = field(default_factory=list)
+    net_imp: list = field(default_factory=list)
+    cos_gen: list = field(default_factory=list)
+    cos_imp: list = field(default_factory=list)
+    fte: int = 0
+    fta_genuine: int = 0
+    genuine_attempts: int = 0
+
+
+def score_users(scorer, users, identities, index, emb, found, enrol, imp_emb, enroll_k) -> Scores:
+    """Each user enrols with its first `enroll_k` images (`enrol`: (embeddings, found)) and
+    is attempted by its other images and by every impostor image."""
+    enrol_emb, enrol_found = enrol
+    out = Scores()
+    for name in users:
+        rows = [index[f] for f in identities[name]]
+        enrol_rows = [r for r in rows[:enroll_k] if enrol_found[r]]
+        attempts = rows[enroll_k:]
+        if not enrol_rows:
+            out.fte += 1
+            continue
+        enrolled = enrol_emb[enrol_rows]
+        out.genuine_attempts += len(attempts)
+        live_rows = [r for r in attempts if found[r]]
+        missing = len(attempts) - len(live_rows)
+        out.fta_genuine += missing
+        template = enrolled.mean(axis=0)
+        template /= np.linalg.norm(template)
+        live = emb[live_rows]
+        # genuine attempts without a face are rejections: score them below everything
+        with_face = np.array([found[r] for r in attempts], bool)
+        logits = np.full(len(attempts), -np.inf)
+        logits[with_face] = scorer.logit(live, enrolled)
+        out.net_gen.append(logits)
+        out.cos_gen.append(np.concatenate([live @ template, np.full(missing, -np.inf)]))
+        out.net_imp.append(scorer.logit(imp_emb, enrolled))
+        out.cos_imp.append(imp_emb @ template)
+    return out
+
+
+def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
+    """Run the protocol; returns (figures, the network's and the baseline's score arrays
+    (genuine, impostor) for plots). `enrol_pipeline`: embeds the enrolments (default: the
+    same pipeline)."""
+    from faceunlock.models.unlock_head.scorer import UnlockScorer
+    from faceunlock.unlock.config import Config
+    from faceunlock.unlock.lab.embedding_store import EmbeddingStore
+    from faceunlock.unlock.lab.lfw import identity_images
+
+    if opts.enroll < 1 or opts.min_images <= opts.enroll:
+        raise FaceUnlockError("need --enroll >= 1 and --min-images > --enroll")
+    identities = identity_images(data)
+    scorer = UnlockScorer()
+    trained = set(scorer.meta.get("trained_identities", []))
+    users, impostor_ids, identities, impostor_files = select_identities(identities, trained, opts)
+    transform, transform_name = domain_transform(opts.domain)
+    root = identities[users[0]][0].parent.parent
+
+    def embed(with_pipeline, files):
+        store = EmbeddingStore(
+            root,
+            with_pipeline,
+            policy=opts.face,
+            transform=transform,
+            transform_name=transform_name,
+        )
+        return store.embeddings(files, flip=False, progress=opts.progress)
+
+    all_files = [f for n in users for f in identities[n]] + impostor_files
+    emb, found = embed(pipeline, all_files)
+    index = {f: i for i, f in enumerate(all_files)}
+    enrol = (emb, found) if enrol_pipeline is None else embed(enrol_pipeline, all_files)
+    imp_rows = [index[f] for f in impostor_files if found[index[f]]]
+    s = score_users(scorer, users, identities, index, emb, found, enrol, emb[imp_rows], opts.enroll)
+    attempts = None
+    if opts.attempt_frames:
+        row_of = {r: i for i, r in enumerate(imp_rows)}
+        imp_groups = [
+            [row_of[index[f]] for f in identities[n] if index.get(f) in row_of]
+            for n in impostor_ids
+        ]
+        config = Config()
+        chunks = attempt_chunks(imp_groups, opts.attempt_frames)
+        attempts = attempt_figures(
+            s.net_gen, s.net_imp, chunks, opts.attempt_frames, config.k, config.n
+        )
+    net_gen, net_imp = np.concatenate(s.net_gen), np.concatenate(s.net_imp)
+    cos_gen, cos_imp = np.concatenate(s.cos_gen), np.concatenate(s.cos_imp)
+    baseline_threshold = float(scorer.meta.get("baseline", {}).get("cosine_threshold", np.nan))
+    baseline = operating_figures(cos_gen, cos_imp, baseline_threshold, FAR_POINTS)
+    baseline["cosine_threshold"] = baseline_threshold
+    fta_impostor = len(impostor_files) - len(imp_rows)
+    result = {
+        "data": str(Path(data)),
+        "domain": opts.domain,
+        "users": len(users),
+        "enroll": opts.enroll,
+        "min_images": opts.min_images,
+        "impostor_identities": len(impostor_ids),
+        "impostor_images": len(imp_rows),
+        "excluded_trained_identities": len(trained & set(identities)),
+        "genuine_attempts": s.genuine_attempts,
+        "impostor_comparisons": len(net_imp),
+        "fte": s.fte,
+        "fta": s.fta_genuine + fta_impostor,
+        "fta_genuine": s.fta_genuine,
+        "fta_impostor": fta_impostor,
+        **operating_figures(net_gen, net_imp, 0.0, FAR_POINTS),  # logit 0 <=> p = 0.5
+        "calibration": scorer.meta.get("calibration", {}),
+        "baseline": baseline,
+        "attempts": attempts,
+    }
+    return result, (net_gen, net_imp), (cos_gen, cos_imp)
+
+
+def plot_det(path, network, baseline, result) -> None:
+    """DET curves of the network and the cosine baseline, with score histograms (PNG)."""
+    net_gen, net_imp = network
+    cos_gen, cos_imp = baseline
+    baseline_threshold = result["baseline"]["cosine_threshold"]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, hx, hc) = plt.subplots(1, 3, figsize=(15, 4.2))
+    for label, gen, imp, point in (
+        ("network", net_gen, net_imp, 0.0),
+        ("cosine baseline", cos_gen, cos_imp, baseline_threshold),
+    ):
+        far, frr = det_points(gen[np.isfinite(gen)], imp)
+        line = ax.loglog(np.maximum(far, 1e-7), np.maximum(frr, 1e-4), label=label)[0]
+        ax.plot(
+            max(np.mean(imp >= point), 1e-7),
+            max(np.mean(gen < point), 1e-4),
+            "o",
+            color=line.get_color(),
+        )
+    ax.axvline(2e-5, color="grey", ls=":", lw=1)
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("false reject rate")
+    ax.set_title(f"DET, {result['domain']} ({result['impostor_comparisons']} impostor cmp.)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    for axis, gen, imp, point, title in (
+        (hx, net_gen, net_imp, 0.0, "network logit (p = 0.5 at 0)"),
+        (hc, cos_gen, cos_imp, baseline_threshold, "cosine to template"),
+    ):
+        g = gen[np.isfinite(gen)]
+        bins = np.linspace(min(g.min(), imp.min()), max(g.max(), imp.max()), 80)
+        axis.hist(imp, bins, density=True, alpha=0.5, label="impostor", log=True)
+        axis.hist(g, bins, density=True, alpha=0.5, label="genuine", log=True)
+        axis.axvline(point, color="k", lw=1)
+        axis.set_title(title)
+        axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
