@@ -11,7 +11,6 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LFW_FIXTURES = FIXTURES / "lfw"
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -42,18 +41,20 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def run_cli(*args: str, home: Path | None = None, timeout: float = 300, **env: str):
-    """Run `python -m unlock ARGS` in a subprocess; returns CompletedProcess (text)."""
+def run_cli(
+    *args: str, home: Path | None = None, timeout: float = 300, cwd: Path | None = None, **env: str
+):
+    """Run `python -m faceunlock.unlock ARGS` in a subprocess; returns CompletedProcess."""
     environment = dict(os.environ)
     if home is not None:
         environment["FACEUNLOCK_HOME"] = str(home)
     environment.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "unlock", *args],
+        [sys.executable, "-m", "faceunlock.unlock", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        cwd=PROJECT,
+        cwd=cwd or Path.home(),
         env=environment,
     )
 

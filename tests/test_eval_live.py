@@ -8,11 +8,12 @@ import cv2
 import numpy as np
 import pytest
 
+from faceunlock.unlock import media
 from faceunlock.unlock.app.live import attempt_unlocks
 from faceunlock.unlock.config import Config
 from faceunlock.unlock.lab.eval_live import evaluate, find_videos, read_frames, windows
 
-CLIP = Path(__file__).resolve().parent.parent / "unlock" / "data" / "short_hamilton_clip.mp4"
+CLIP = media.CLIP
 
 
 def _write(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-PROJECT = Path(__file__).resolve().parent.parent
-DATA = PROJECT / "unlock" / "data"
+from faceunlock.unlock import media
+
+DATA = media.DATA_DIR
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,9 @@
 Hundreds of generated bad inputs (truncated, empty, corrupt, mislabelled and
 oversized images; odd pixel formats; no, many and tiny faces; broken videos; missing
 cameras; unknown users; corrupt and tampered profiles; bad config values) go through
-`unlock.cli.main` in-process. Every existing profile and the secret key must stay
-byte-identical. The pipeline loader is patched to return the session's pipeline, so
-each case costs milliseconds instead of the ~1 s of building a pipeline.
+`unlock.cli.main` in-process, one test per input. Every existing profile and the secret
+key must stay byte-identical. The pipeline loader is patched to return the session's
+pipeline, so each case costs milliseconds instead of building a pipeline.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,20 +31,16 @@ import pytest
 from PIL import Image
 
 from faceunlock.enroll.profile import Profile, ProfileStore
-from faceunlock.models.unlock_head.scorer import WEIGHTS_PATH
+from faceunlock.unlock import media
 from faceunlock.unlock.cli import main
 
-PROJECT = Path(__file__).resolve().parent.parent
 POWELL = "Colin_Powell/Colin_Powell_{:04d}.jpg"
 BLAIR = "Tony_Blair/Tony_Blair_{:04d}.jpg"
-CLIP = PROJECT / "unlock" / "data" / "short_hamilton_clip.mp4"
+CLIP = media.CLIP
 
 FFMPEG_LOG = re.compile(r"^\[[\w,]+ @ 0x[0-9a-f]+\] ")
 BAD = {2}  # malformed input: an error a user can act on
-# valid but odd images: a legitimate verdict (1 = not unlocked); while the unlock network's
-# weights are not built (a fresh tree before `python -m faceunlock.unlock.lab.train_unlock_net`), verify
-# can only give its one-line error
-ODD = {0, 1} if WEIGHTS_PATH.is_file() else {2}
+ODD = {0, 1}  # valid but odd images: a legitimate verdict (1 = not unlocked)
 ANY_VERDICT = {0, 1, 2}  # partially readable files: a verdict or a clean error
 
 
@@ -197,7 +194,7 @@ def make_videos(folder: Path) -> list[str]:
     put("random.mp4", random.Random(1).randbytes(20000))
     put("random.avi", random.Random(2).randbytes(20000))
     put("text.mp4", b"not a video\n" * 100)
-    put("jpeg_as.mp4", (PROJECT / "unlock" / "data" / "lin-manuel-miranda.png").read_bytes()[:5000])
+    put("jpeg_as.mp4", media.photo_path("lin-manuel-miranda").read_bytes()[:5000])
     header_only = bytearray(clip[:4096]) + random.Random(3).randbytes(4096)
     put("mangled.mp4", bytes(header_only))
     writer = cv2.VideoWriter(
@@ -240,12 +237,8 @@ def make_profiles(store: ProfileStore, pipeline, lfw: Path) -> None:
     store.path("oldformat").write_text(json.dumps(old))
 
 
-def build_cases(verdicts: dict[str, set[int]], malformed: list[str], videos: list[str]):
-    cases: list[Case] = []
-
-    def add(id_: str, argv: list[str], codes=BAD, usage: bool = False) -> None:
-        cases.append(Case(id_, tuple(argv), frozenset(codes), usage))
-
+def _input_cases(add, verdicts: dict[str, set[int]], malformed: list[str], videos: list[str]):
+    """verify and enroll on every generated file and video."""
     for name, codes in verdicts.items():
         add(f"verify-{name}", ["verify", "--user", "alice", f"{{in}}/{name}"], codes)
     for i, name in enumerate(malformed):
@@ -261,6 +254,10 @@ def build_cases(verdicts: dict[str, set[int]], malformed: list[str], videos: lis
             f"enroll-video-frames-{name}",
             ["enroll", "vid", "--source", f"{{in}}/{name}", "--frames", "2"],
         )
+
+
+def _enrol_and_user_cases(add):
+    """Bad enrolment options, bad and unknown user names, corrupt profiles."""
     for index in ("7", "42", "999"):
         add(f"enroll-camera-{index}", ["enroll", "cam", "--source", index, "--quiet"])
     add("enroll-empty-folder", ["enroll", "fold", "--source", "{in}/folder.jpg", "--quiet"])
@@ -282,7 +279,10 @@ def build_cases(verdicts: dict[str, set[int]], malformed: list[str], videos: lis
         add(f"enroll-add-corrupt-{user}", ["enroll", user, "--add", "--source", "{in}/grey.jpg"])
         add(f"verify-corrupt-onnx-{user}", ["verify", "--user", user, "--runtime", "onnx", "x.jpg"])
     add("users-list", ["users", "list"], {0, 2})
-    # the live loop, headless, on sources that cannot work
+
+
+def _loop_cases(add, videos: list[str]):
+    """The live loop, headless, on sources that cannot work."""
     loop = ["unlock", "--no-window", "--json"]
     for name in videos[:6]:
         add(f"unlock-video-{name}", [*loop, "--user", "alice", "--source", f"{{in}}/{name}"])
@@ -298,24 +298,31 @@ def build_cases(verdicts: dict[str, set[int]], malformed: list[str], videos: lis
             [*loop, "--user", "alice", "--timeout", timeout, "--source", "{in}/empty.mp4"],
             usage=timeout == "soon",
         )
-    for key, value in [
-        ("k", "0"),
-        ("k", "200"),
-        ("n", "-1"),
-        ("k", "2.5"),
-        ("k", ""),
-        ("timeout_s", "nan"),
-        ("timeout_s", "-3"),
-        ("timeout_s", "1e400"),
-        ("lockout_s", "forever"),
-        ("lockout_attempts", "0"),
-        ("min_face_size", "1"),
-        ("dark_threshold", "300"),
-        ("liveness", "maybe"),
-        ("liveness", "2"),
-        ("nonsense", "1"),
-        ("K", "3"),
-    ]:
+
+
+BAD_CONFIG = [
+    ("k", "0"),
+    ("k", "200"),
+    ("n", "-1"),
+    ("k", "2.5"),
+    ("k", ""),
+    ("timeout_s", "nan"),
+    ("timeout_s", "-3"),
+    ("timeout_s", "1e400"),
+    ("lockout_s", "forever"),
+    ("lockout_attempts", "0"),
+    ("min_face_size", "1"),
+    ("dark_threshold", "300"),
+    ("liveness", "maybe"),
+    ("liveness", "2"),
+    ("nonsense", "1"),
+    ("K", "3"),
+]
+
+
+def _other_cases(add):
+    """config, eval, export and usage errors."""
+    for key, value in BAD_CONFIG:
         add(f"config-set-{key}-{value[:6]}", ["config", "set", key, value])
     add("config-reset-unknown", ["config", "reset", "speed"])
     add("eval-lfw-missing", ["eval", "lfw", "--data", "{in}/no_such_dir"])
@@ -330,7 +337,36 @@ def build_cases(verdicts: dict[str, set[int]], malformed: list[str], videos: lis
     add("usage-verify-no-user", ["verify", "{in}/grey.jpg"], usage=True)
     add("usage-bad-runtime", ["verify", "--user", "alice", "--runtime", "tpu", "x"], usage=True)
     add("usage-frames-not-int", ["enroll", "x", "--frames", "many"], usage=True)
+
+
+def build_cases(verdicts: dict[str, set[int]], malformed: list[str], videos: list[str]):
+    cases: list[Case] = []
+
+    def add(id_: str, argv: list[str], codes=BAD, usage: bool = False) -> None:
+        cases.append(Case(id_, tuple(argv), frozenset(codes), usage))
+
+    _input_cases(add, verdicts, malformed, videos)
+    _enrol_and_user_cases(add)
+    _loop_cases(add, videos)
+    _other_cases(add)
     return cases
+
+
+def generated_cases(root: Path) -> list[Case]:
+    """Write the generated inputs into `root` and return the cases over them."""
+    verdicts, malformed = make_inputs(root, LFW)
+    videos = make_videos(root)
+    return build_cases(verdicts, malformed, videos)
+
+
+def _collect_cases() -> list[Case]:
+    """The cases, known at collection time (inputs are generated deterministically)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return generated_cases(Path(tmp))
+
+
+LFW = Path(__file__).resolve().parent / "fixtures" / "lfw"
+CASES = _collect_cases()
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,9 +380,9 @@ def world(tmp_path_factory, pipeline, lfw_fixtures):
     inputs.mkdir()
     store = ProfileStore(home)
     make_profiles(store, pipeline, lfw_fixtures)
-    verdicts, malformed = make_inputs(inputs, lfw_fixtures)
-    videos = make_videos(inputs)
-    return {"home": home, "inputs": inputs, "cases": build_cases(verdicts, malformed, videos)}
+    cases = generated_cases(inputs)
+    assert [c.id for c in cases] == [c.id for c in CASES]
+    return {"home": home, "inputs": inputs, "cases": cases}
 
 
 def data_snapshot(home: Path) -> dict[str, str]:
@@ -386,6 +422,14 @@ def check_case(case: Case, world, pipeline, monkeypatch, capfd) -> list[str]:
         problems.append("traceback")
     if "FACEUNLOCK_DEBUG" in err:
         problems.append(f"unexpected exception: {err.strip()}")
+    problems += _data_problems(argv, code, out, before, after, world["home"])
+    problems += _output_problems(case, code, out, err)
+    return problems
+
+
+def _data_problems(argv, code: int, out: str, before: dict, after: dict, home: Path) -> list:
+    """Files of the data directory a case changed, removed or wrongly wrote."""
+    problems = []
     changed = {k for k in before if before[k] != after.get(k)}
     if argv[:1] == ["verify"] and re.search(r'"p": \d', out):
         changed.discard("lockout.json")  # a scored face is an attempt: the count moves
@@ -395,7 +439,13 @@ def check_case(case: Case, world, pipeline, monkeypatch, capfd) -> list[str]:
     if new_profiles and code == 2:
         problems.append(f"wrote {new_profiles} although it failed")
     for extra in new_profiles:  # a legitimate enrolment from a readable file: undo it
-        (world["home"] / extra).unlink()
+        (home / extra).unlink()
+    return problems
+
+
+def _output_problems(case: Case, code: int, out: str, err: str) -> list:
+    """What is wrong with a case's stderr: one faceunlock line for an error, or usage."""
+    problems = []
     # FFmpeg reads its log level once per process: the CLI silences it at start (see the
     # subprocess test below), but inside pytest an earlier test may have woken FFmpeg first
     lines = [line for line in err.splitlines() if line.strip() and not FFMPEG_LOG.match(line)]
@@ -415,15 +465,15 @@ def check_case(case: Case, world, pipeline, monkeypatch, capfd) -> list[str]:
     return problems
 
 
-def test_fuzz_cli(world, pipeline, monkeypatch, capfd):
-    cases = world["cases"]
-    assert len(cases) >= 200
-    failures = {}
-    for case in cases:
-        problems = check_case(case, world, pipeline, monkeypatch, capfd)
-        if problems:
-            failures[case.id] = problems
-    assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
+def test_there_are_hundreds_of_cases_with_unique_ids():
+    assert len(CASES) >= 200
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_fuzz_cli(case, world, pipeline, monkeypatch, capfd):
+    problems = check_case(case, world, pipeline, monkeypatch, capfd)
+    assert not problems, f"{case.id}: {problems}"
 
 
 def test_fuzz_covers_every_command(world):
@@ -449,10 +499,10 @@ def test_console_entry_prints_no_traceback(world, argv, tmp_path):
     """The real entry point in a subprocess: one line, exit 2, profiles untouched."""
     before = data_snapshot(world["home"])
     argv = [a.replace("{in}", str(world["inputs"])) for a in argv]
-    env = {**os.environ, "FACEUNLOCK_HOME": str(world["home"]), "PYTHONPATH": str(PROJECT)}
+    env = {**os.environ, "FACEUNLOCK_HOME": str(world["home"])}
     env.pop("FACEUNLOCK_DEBUG", None)
     result = subprocess.run(
-        [sys.executable, "-m", "unlock", *argv],
+        [sys.executable, "-m", "faceunlock.unlock", *argv],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from faceunlock.enroll.profile import Profile
+from faceunlock.unlock import media
 from faceunlock.unlock.app.live import (
     LOCKED,
     LOCKED_OUT,
@@ -23,8 +22,8 @@ from faceunlock.unlock.config import Config
 from faceunlock.unlock.errors import FaceUnlockError
 from faceunlock.unlock.sources import open_source
 
-DATA = Path(__file__).resolve().parent.parent / "unlock" / "data"
-CLIP = DATA / "short_hamilton_clip.mp4"
+DATA = media.DATA_DIR
+CLIP = media.CLIP
 LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
 LIN_FACING = range(82, 211)  # frames where Lin-Manuel Miranda faces the camera
 ALEX_PROFILE = range(20, 50)  # Alex Lacamoire close up, in profile

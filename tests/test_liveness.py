@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from faceunlock.models.face import Face
+from faceunlock.unlock import media
 from faceunlock.unlock.app.live import FaceFinder
 from faceunlock.unlock.app.liveness import (
     LIVE,
@@ -20,7 +21,6 @@ from faceunlock.unlock.app.liveness import (
 )
 from faceunlock.unlock.lab.liveness_attacks import attack_sequence, photo_homography
 
-CLIP = "unlock/data/short_hamilton_clip.mp4"
 # A rough 3-D face (units: inter-ocular distance 1), x right, y down, z towards the camera:
 # eyes, nose tip (in front of the eye-mouth plane), mouth corners.
 HEAD = np.array(
@@ -129,11 +129,14 @@ def test_checker_ignores_tiny_faces_and_restarts_on_a_jump():
     for yaw in np.linspace(0, 20, 10):
         checker.update(face_from(project_head(yaw, scale=5)), (480, 640))
     assert checker.state == NO_FACE  # eyes 5 px apart: too coarse to judge
-    for yaw in np.linspace(0, 10, 4):
+    for yaw in np.linspace(0, 10, 8):
         checker.update(face_from(project_head(yaw)), (480, 640))
-    frames = checker.live_frames
+    assert not checker.is_live
+    seen_before = checker.max_parallax
     checker.update(face_from(project_head(12, at=(600, 100))), (480, 640))
-    assert checker.live_frames == 0 <= frames  # another place: another face, start over
+    # another place: another face, start over (only the new face's frame is remembered)
+    assert checker.live_frames == 0 and len(checker._recent) == 1
+    assert checker.max_parallax == 0.0 < seen_before
 
 
 @pytest.mark.parametrize("attack", ["homography", "print_blur"])
@@ -156,17 +159,7 @@ def test_simulated_photo_attack_through_the_real_detector(pipeline, lfw_fixtures
 
 def test_real_head_motion_from_the_bundled_clip_is_live(pipeline):
     """Lin-Manuel Miranda turning his head (frames 84-150, every third frame: ~10 fps)."""
-    capture = cv2.VideoCapture(CLIP)
-    frames = []
-    index = 0
-    while index <= 150:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        if index >= 84 and index % 3 == 0:
-            frames.append(frame)
-        index += 1
-    capture.release()
+    frames = media.clip_frames(every=3, first=84, last=150)
     assert len(frames) == 23
     finder = FaceFinder(pipeline.detector, 40)
     checker = LivenessChecker()

@@ -11,8 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-PROJECT = Path(__file__).resolve().parent.parent
-DATA = PROJECT / "unlock" / "data"
+from faceunlock.unlock import media
+
+DATA = media.DATA_DIR
 
 
 def _clip_frames(every: int, start: int = 0) -> list[np.ndarray]:
@@ -122,7 +123,7 @@ def test_embed_images_matches_torch(pipeline, ort_pipeline, images):
     assert np.all(np.sum(flip_t[found_t] * flip_o[found_o], axis=1) >= 0.9999)
 
 
-def test_onnx_runtime_never_imports_torch(ort_pipeline):
+def test_onnx_runtime_never_imports_torch(ort_pipeline, tmp_path):
     """The whole pipeline, detection included, in a process where torch never loads."""
     script = f"""
 import json, sys
@@ -141,7 +142,7 @@ print(json.dumps({{
 }}))
 """
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT, timeout=300
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 
 from faceunlock.enroll.profile import KEY_BYTES, Profile, ProfileStore
+from faceunlock.unlock import media
 from faceunlock.unlock.errors import FaceUnlockError
-
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def make_profile(name: str, seed: int, rows: int = 5) -> Profile:
@@ -210,18 +209,16 @@ while True:
 
 
 def _start_saver(home: Path, rows: int) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
     return subprocess.Popen(
         [sys.executable, "-c", SAVER, str(home), str(rows)],
         stdout=subprocess.PIPE,
-        env=env,
-        cwd=PROJECT,
+        cwd=home.parent,
     )
 
 
 def test_sigkill_during_saves_leaves_a_valid_profile(tmp_path):
     """Children saving in a loop are killed at random moments; the profile always loads."""
-    rng = random.Random()
+    rng = random.Random(12)
     home = tmp_path / "home"
     store = ProfileStore(home)
     kills = 0
@@ -261,7 +258,7 @@ def test_no_face_image_is_stored_unless_asked(home, pipeline, monkeypatch, capsy
     monkeypatch.setattr(
         faceunlock.unlock.pipeline.runtime, "load_pipeline", lambda *a, **k: pipeline
     )
-    photo = str(PROJECT / "unlock" / "data" / "lin-manuel-miranda.png")
+    photo = str(media.photo_path("lin-manuel-miranda"))
     assert main(["enroll", "lin", "--source", photo, "--quiet"]) == 0
     assert _image_files(home) == []
     assert main(["enroll", "lin2", "--source", photo, "--quiet", "--save-snapshots"]) == 0

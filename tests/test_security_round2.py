@@ -11,12 +11,12 @@ import pytest
 
 from faceunlock.enroll.enrolment import enrol
 from faceunlock.enroll.profile import Profile, ProfileStore, check_user_name
+from faceunlock.unlock import media
 from faceunlock.unlock.app.lockout import Lockout
 from faceunlock.unlock.cli import main
 from faceunlock.unlock.errors import FaceUnlockError
 
-DATA = Path(__file__).resolve().parent.parent / "unlock" / "data"
-PROJECT = Path(__file__).resolve().parent.parent
+DATA = media.DATA_DIR
 
 
 def _profile(name: str) -> Profile:
@@ -84,7 +84,7 @@ def test_concurrent_failures_are_all_counted(tmp_path):
         "for _ in range(25): lockout.record_failure()\n"
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=PROJECT)
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=tmp_path)
         for _ in range(4)
     ]
     assert all(p.wait(timeout=120) == 0 for p in procs)
@@ -133,13 +133,13 @@ def test_bundles_are_private_and_replaced_whole(tmp_path):
 def test_a_replaced_cached_network_is_exported_again(home, tmp_path, monkeypatch):
     """Once anyone is enrolled, the onnx runtime's cached networks carry a seal signed with
     the install key; a network swapped in the cache is not used."""
-    import faceunlock.unlock.pipeline.ort_pipeline as ort
+    import faceunlock.unlock.pipeline.runtime_models as ort
 
     ProfileStore().save(_profile("a"))  # creates the install key
     key = ProfileStore().secret_key()
     folder = tmp_path / "models"
     folder.mkdir()
-    names = [*ort.MTCNN_FILES, ort.EMBEDDER_FILES["fp32"]]
+    names = ort.needed_files("fp32")
     exports = []
 
     def fake_export(command, **kwargs):

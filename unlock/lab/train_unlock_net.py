@@ -9,20 +9,20 @@ Identities of LFW (plain embeddings, the face nearest the centre, no mirroring):
 - calibration: the identities with exactly one image, used only as impostor probes
   against templates of the training identities, after gradient training is over.
 
-Training: for each training identity, several enrolments (random subsets of K = 1..10
-of its images, and its first 5 images), and *still* enrolments: 3-6 video-like copies of
-one of its photos (`unlock.lab.domain.still_frame`: what a webcam gives of someone sitting
+Training: for each training identity, several enrolments (random subsets of K = 1..10 of
+its images, and its first 5 images), and *still* enrolments: 3-6 video-like copies of one
+of its photos (`unlock.lab.domain.still_frame`: what a webcam gives of someone sitting
 still), or of two photos mixed (two appearances); genuine probes are its other images;
-impostor probes are images of other training identities (a random sample plus the
-hardest by cosine). The MLP sees only `models.unlock_head.scorer.relation_features`. Binary
-cross-entropy, Adam, fixed seed. Calibration then shifts the output bias so that
-p >= 0.5 accepts at most `--target-far` of the calibration comparisons (default 1e-5:
-half of 2e-5, a safety margin because calibration and evaluation identities differ), one
-bias per kind of enrolment (`models.unlock_head.scorer.OFFSET_BINS`), the strictest of the
-enrolment types that land in that kind (`unlock.lab.metrics.threshold_at_far`). Last, a
-uniform margin is added to every bias so that degraded copies (`unlock.lab.domain.degrade`) of training-identity enrolments
-against degraded single-image identities stay under `--domain-far` (security wins over
-LFW FRR).
+impostor probes are images of other training identities (a random sample plus the hardest
+by cosine). The MLP sees only `models.unlock_head.scorer.relation_features`. Binary cross-
+entropy, Adam, fixed seed. Calibration then shifts the output bias so that p >= 0.5
+accepts at most `--target-far` of the calibration comparisons (default 1e-5: half of 2e-5,
+a safety margin because calibration and evaluation identities differ), one bias per kind
+of enrolment (`models.unlock_head.scorer.OFFSET_BINS`), the strictest of the enrolment
+types that land in that kind (`unlock.lab.metrics.threshold_at_far`). Last, a uniform
+margin is added to every bias so that degraded copies (`unlock.lab.domain.degrade`) of
+training-identity enrolments against degraded single-image identities stay under
+`--domain-far` (security wins over LFW FRR).
 """
 
 from __future__ import annotations
