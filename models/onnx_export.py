@@ -8,8 +8,7 @@ from pathlib import Path
 import torch
 
 from faceunlock.models.files import atomic_path
-
-DEFAULT_OPSET = 17
+from faceunlock.models.onnx_files import DEFAULT_OPSET
 
 
 def export_module(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import cv2
-import pytest
 
-from faceunlock.unlock.app.demo import CLIP_SEGMENTS, facing_frames, timeline, verdict
+from faceunlock.unlock.app.demo import timeline, verdict
 from faceunlock.unlock.app.live import LOCKED, NO_FACE, UNLOCKED, FrameResult
+from faceunlock.unlock.media import CLIP_SEGMENTS, facing_frames
 
 LIN, ALEX = "lin-manuel-miranda", "alex-lacamoire"
 
@@ -50,10 +50,6 @@ def test_timeline_merges_runs():
 
 def test_demo_headless_writes_videos_and_tells_the_truth(tmp_path, monkeypatch, capsys):
     """The command itself on the first 165 frames (Alex's close-up, then Lin facing it)."""
-    from faceunlock.models.unlock_head.scorer import WEIGHTS_PATH
-
-    if not WEIGHTS_PATH.is_file():  # pragma: no cover - only while the network is trained
-        pytest.skip("unlock network weights not built yet")
     from faceunlock.unlock.cli import main
 
     monkeypatch.delenv("DISPLAY", raising=False)

@@ -17,7 +17,7 @@ BLAIR = "Tony_Blair/Tony_Blair_{:04d}.jpg"
 
 def test_conversion_matches_opencv_dnn_on_a_real_face(pipeline, lfw_fixtures):
     """The converted torch weights compute what the original TF graph computes."""
-    from faceunlock.models.facenet.torch_facenet import source_graph_path
+    from faceunlock.models.facenet.graph_source import source_graph_path
 
     image = load_image(lfw_fixtures / POWELL.format(1))
     sample = pipeline.require_face(image, "nearest_centre")
@@ -25,9 +25,8 @@ def test_conversion_matches_opencv_dnn_on_a_real_face(pipeline, lfw_fixtures):
     net = cv2.dnn.readNetFromTensorflow(str(source_graph_path()))
     net.setInput(x)
     reference = net.forward()[0]
-    ours = pipeline.embedder.infer(x)[0] if not pipeline.embedder.flip else None
-    if ours is None:  # pragma: no cover - pipeline default is no flip
-        pytest.skip("pipeline flips")
+    assert not pipeline.embedder.flip
+    ours = pipeline.embedder.infer(x)[0]
     cosine = float(np.dot(reference, ours) / np.linalg.norm(reference) / np.linalg.norm(ours))
     assert cosine >= 0.99999
     assert np.abs(reference - ours).max() < 1e-4

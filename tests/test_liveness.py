@@ -167,3 +167,73 @@ def test_real_head_motion_from_the_bundled_clip_is_live(pipeline):
         checker.update(finder.find(frame), frame.shape)
     assert checker.is_live
     assert checker.max_parallax > checker.params.min_parallax
+
+
+class _ScriptedDetector:
+    """A detector that finds, on every frame, the face the test put in front of it."""
+
+    min_face_size = 80
+
+    def __init__(self) -> None:
+        self.face = None
+
+    def infer(self, image):
+        return [self.face]
+
+    def refine(self, image, faces):
+        return [self.face]
+
+
+class _SameEmbedding:
+    """A pipeline whose every crop embeds to the enrolled face: only liveness can refuse."""
+
+    def __init__(self, detector, embedding) -> None:
+        self.detector = detector
+        self.embedding = embedding
+
+    def embed_crops(self, crops):
+        return np.stack([self.embedding for _ in crops])
+
+
+def _run_loop(landmark_frames):
+    """States of a liveness-checking UnlockLoop over frames whose face has these landmarks."""
+    from faceunlock.enroll.profile import Profile
+    from faceunlock.models.unlock_head.scorer import UnlockScorer
+    from faceunlock.unlock.app.live import ProfileScorer, UnlockLoop
+    from faceunlock.unlock.config import Config
+
+    embedding = np.zeros(512, np.float32)
+    embedding[0] = 1.0
+    detector = _ScriptedDetector()
+    profile = Profile("owner", embedding[None], "sha")
+    loop = UnlockLoop(
+        _SameEmbedding(detector, embedding),
+        ProfileScorer([profile], UnlockScorer()),
+        Config(),
+        liveness=LivenessChecker(),
+    )
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    states = []
+    for i, points in enumerate(landmark_frames):
+        detector.face = face_from(points)
+        states.append(loop.step(frame, i, i * 100.0).state)
+    return states
+
+
+def test_the_unlock_loop_waits_for_liveness_and_refuses_a_moved_photo():
+    from faceunlock.unlock.app.live import MOVE_HEAD, UNLOCKED
+
+    rng = np.random.default_rng(5)
+    turning = [project_head(yaw) + rng.normal(0, 0.3, (5, 2)) for yaw in np.linspace(0, 35, 15)]
+    states = _run_loop(turning)
+    assert states[2] == MOVE_HEAD  # k of n agree, but the head has not moved yet
+    assert UNLOCKED in states and states.index(UNLOCKED) > 2
+
+    photo = project_head(0)
+    poses = [random_homography(rng) for _ in range(2)]
+    moved = [
+        warp_points(poses[0] * (1 - t) + poses[1] * t, photo) + rng.normal(0, 0.3, (5, 2))
+        for t in np.linspace(0, 1, 30)
+    ]
+    states = _run_loop(moved)
+    assert UNLOCKED not in states and states.count(MOVE_HEAD) >= 25

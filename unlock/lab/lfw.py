@@ -44,27 +44,13 @@ def read_pairs(path: Path) -> list[LfwPair]:
     pairs = []
     for i, parts in enumerate(lines[1:]):
         fold = i // (2 * per_fold)
+        # "name n1 n2" (same person) or "name1 n1 name2 n2" (two people)
+        sides = {3: (0, 1, 0, 2), 4: (0, 1, 2, 3)}.get(len(parts))
         try:
-            if len(parts) == 3:
-                pairs.append(
-                    LfwPair(
-                        lfw_image(parts[0], int(parts[1])),
-                        lfw_image(parts[0], int(parts[2])),
-                        True,
-                        fold,
-                    )
-                )
-            elif len(parts) == 4:
-                pairs.append(
-                    LfwPair(
-                        lfw_image(parts[0], int(parts[1])),
-                        lfw_image(parts[2], int(parts[3])),
-                        False,
-                        fold,
-                    )
-                )
-            else:
+            if sides is None:
                 raise ValueError
+            a, m, b, n = (parts[k] for k in sides)
+            pairs.append(LfwPair(lfw_image(a, int(m)), lfw_image(b, int(n)), len(parts) == 3, fold))
         except ValueError:
             raise FaceUnlockError(
                 f"{path}: line {i + 2} is not a pair: {' '.join(parts)}"

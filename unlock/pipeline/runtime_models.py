@@ -31,8 +31,7 @@ from faceunlock.models.cache import cache_dir
 from faceunlock.models.facenet.graph_source import sha256_file
 from faceunlock.models.files import write_private_file
 from faceunlock.models.mtcnn.params import CALIBRATION_MIN_FACE
-from faceunlock.models.onnx_export import DEFAULT_OPSET
-from faceunlock.models.onnx_files import EMBEDDER_FILES, MTCNN_FILES, MTCNN_NETS
+from faceunlock.models.onnx_files import DEFAULT_OPSET, EMBEDDER_FILES, MTCNN_FILES, MTCNN_NETS
 from faceunlock.unlock.errors import FaceUnlockError
 from faceunlock.unlock.paths import data_dir
 
