@@ -13,12 +13,13 @@ import numpy as np
 
 from faceunlock.models.crop import CROP_SIZE, MARGIN_FRACTION, NORMALISATION
 from faceunlock.models.mtcnn.params import MANIFEST as DETECTOR
-from faceunlock.models.onnx_files import EMBEDDER_FILE, UNLOCK_FILE
+from faceunlock.models.onnx_files import EMBEDDER_FILE, MTCNN_FILES, UNLOCK_FILE
 from faceunlock.models.unlock_head import THRESHOLD
 
 # Parity required of fp32 exports on real faces (int8 figures are reported, not required).
 MAX_P_DIFF = 1e-4
 MIN_COSINE = 0.9999
+PNET, RNET, ONET = MTCNN_FILES
 
 
 def _version(package: str) -> str:
@@ -157,18 +158,18 @@ def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> di
         "opset": opset,
         "precision": "int8 (static QDQ, per-channel)" if int8 else "fp32",
         "inputs": {
-            "unlock.onnx": {"image": "N x 3 x 160 x 160 float32 face crop"},
-            "embedder.onnx": {"image": "N x 3 x 160 x 160 float32 face crop"},
-            "pnet.onnx": {"image": "1 x 3 x H x W float32 (any H, W >= 12)"},
-            "rnet.onnx": {"image": "N x 3 x 24 x 24 float32"},
-            "onet.onnx": {"image": "N x 3 x 48 x 48 float32"},
+            UNLOCK_FILE: {"image": "N x 3 x 160 x 160 float32 face crop"},
+            EMBEDDER_FILE: {"image": "N x 3 x 160 x 160 float32 face crop"},
+            PNET: {"image": "1 x 3 x H x W float32 (any H, W >= 12)"},
+            RNET: {"image": "N x 3 x 24 x 24 float32"},
+            ONET: {"image": "N x 3 x 48 x 48 float32"},
         },
         "outputs": {
-            "unlock.onnx": {"p": "N x 1, probability the face is the user's"},
-            "embedder.onnx": {"embedding": "N x 512, L2-normalised"},
-            "pnet.onnx": {"reg": "1 x 4 x h x w", "prob": "1 x 2 x h x w"},
-            "rnet.onnx": {"reg": "N x 4", "prob": "N x 2"},
-            "onet.onnx": {"reg": "N x 4", "landmarks": "N x 10", "prob": "N x 2"},
+            UNLOCK_FILE: {"p": "N x 1, probability the face is the user's"},
+            EMBEDDER_FILE: {"embedding": "N x 512, L2-normalised"},
+            PNET: {"reg": "1 x 4 x h x w", "prob": "1 x 2 x h x w"},
+            RNET: {"reg": "N x 4", "prob": "N x 2"},
+            ONET: {"reg": "N x 4", "landmarks": "N x 10", "prob": "N x 2"},
         },
         "normalisation": {
             "crop": {**NORMALISATION, "formula": "(x - 127.5) / 128"},

@@ -26,6 +26,7 @@ import numpy as np
 
 from faceunlock.models.crop import crop_face, normalise
 from faceunlock.models.face import Face, choose_face
+from faceunlock.models.mtcnn.params import LIVE_MIN_FACE
 from faceunlock.models.unlock_head import THRESHOLD
 from faceunlock.unlock import media
 from faceunlock.unlock.images import load_image
@@ -159,7 +160,7 @@ def tracking(precision: str = "fp32") -> dict:
     from faceunlock.unlock.app.live import FaceFinder
     from faceunlock.unlock.pipeline.ort_pipeline import OrtFacePipeline
 
-    pipeline = OrtFacePipeline(min_face_size=40, precision=precision)
+    pipeline = OrtFacePipeline(min_face_size=LIVE_MIN_FACE, precision=precision)
     scorer = UnlockScorer()
     enrolled = pipeline.require_face(media.photo_path(media.OWNER)).embedding[None]
     frames = media.clip_frames(1)
