@@ -14,7 +14,16 @@ import cv2
 import numpy as np
 
 from unlock.errors import FaceUnlockError
-from unlock.live import LOCKED, LOCKED_OUT, MOVE_HEAD, NO_FACE, TOO_DARK, UNLOCKED, FrameResult
+from unlock.live import (
+    LOCKED,
+    LOCKED_OUT,
+    MOVE_HEAD,
+    NO_FACE,
+    TOO_DARK,
+    UNEVEN_LIGHT,
+    UNLOCKED,
+    FrameResult,
+)
 
 BANNER_H = 44
 BAR_H = 22
@@ -26,6 +35,7 @@ STATE_COLOURS = {
     MOVE_HEAD: (0, 200, 230),
     NO_FACE: (110, 110, 110),
     TOO_DARK: (90, 40, 40),
+    UNEVEN_LIGHT: (90, 40, 40),
 }
 HIT_COLOUR = (60, 200, 40)
 MISS_COLOUR = (40, 40, 220)

@@ -29,6 +29,7 @@ CLIP_SEGMENTS = [
 STATE_NAMES = {
     "no_face": "NO FACE",
     "too_dark": "TOO DARK",
+    "uneven_light": "LIGHT FROM ONE SIDE",
     "locked": "LOCKED",
     "unlocked": "UNLOCKED",
     "locked_out": "LOCKED OUT",

@@ -5,11 +5,13 @@ least M images are users; each enrols with its first K images in name order; eve
 image of theirs is a genuine attempt; impostor attempts are all images of every other
 identity with at least 2 images, except identities the network trained on (listed in the
 shipped weights). The cosine of the live embedding to the enrolled template (normalised
-mean) is the baseline, computed in the same run on the same embeddings.
+mean) is the baseline, computed in the same run on the same embeddings. Faces the live
+loop would not score (its lighting gate: too dark, or lit from one side) are not scored
+here either: a genuine one counts as refused, an impostor one as not compared.
 
 `--domain degraded` runs the same protocol on images turned into another domain
 (`unlock.domain.degrade`: grayscale, gamma, blur, noise, JPEG), enrolment and attempts
-alike.
+alike; `--domain harsh-light` lights every face hard from one side or from above.
 """
 
 from __future__ import annotations
@@ -115,7 +117,9 @@ def operating_figures(genuine: np.ndarray, impostor: np.ndarray, threshold: floa
 
 def run(args: argparse.Namespace) -> int:
     """`faceunlock eval unlock`."""
+    from unlock.config import Config
     from unlock.embedding_store import EmbeddingStore
+    from unlock.live import lighting_gate
     from unlock.runtime import load_pipeline, pipeline_from_args
     from unlock.scoring import UnlockScorer
 
@@ -159,30 +163,38 @@ def run(args: argparse.Namespace) -> int:
     pipeline = pipeline_from_args(args)
     root = identities[users[0]][0].parent.parent
 
-    def embed(pipeline, files):
-        store = EmbeddingStore(
+    def store_for(pipeline):
+        return EmbeddingStore(
             root, pipeline, policy=args.face, transform=transform, transform_name=transform_name
         )
-        return store.embeddings(files, flip=False, progress=not args.quiet)
 
     user_files = [f for n in users for f in identities[n]]
     all_files = user_files + impostor_files
-    emb, found = embed(pipeline, all_files)
+    store = store_for(pipeline)
+    emb, found = store.embeddings(all_files, progress=not args.quiet)
     index = {f: i for i, f in enumerate(all_files)}
     enrol_emb, enrol_found = emb, found
     if args.enrol_fp32:  # templates from fp32 embeddings, live faces through int8
         fp32 = load_pipeline("onnx", threads=args.threads)
-        enrol_emb, enrol_found = embed(fp32, all_files)
+        enrol_emb, enrol_found = store_for(fp32).embeddings(all_files, progress=not args.quiet)
+    gated = np.zeros(len(all_files), bool)
+    if not args.no_gates:  # the live loop's lighting gate: such faces are never scored
+        dark = Config().dark_threshold
+        light = store.lighting(all_files, progress=not args.quiet)
+        gated = found & np.array([lighting_gate(m, s, dark) is not None for m, s in light])
+    usable = found & ~gated
 
-    imp_rows = [index[f] for f in impostor_files if found[index[f]]]
+    imp_rows = [index[f] for f in impostor_files if usable[index[f]]]
     row_of = {r: i for i, r in enumerate(imp_rows)}
     imp_groups = [
         [row_of[index[f]] for f in identities[n] if index.get(f) in row_of] for n in impostor_ids
     ]
     imp_emb = emb[imp_rows]
-    fta_impostor = len(impostor_files) - len(imp_rows)
+    imp_index = [index[f] for f in impostor_files]
+    fta_impostor = int(np.sum(~found[imp_index]))
+    gated_impostor = int(np.sum(gated[imp_index]))
     net_gen, net_imp, cos_gen, cos_imp = [], [], [], []
-    fte, fta_genuine, genuine_attempts = 0, 0, 0
+    fte, fta_genuine, gated_genuine, genuine_attempts = 0, 0, 0, 0
     for name in users:
         rows = [index[f] for f in identities[name]]
         enrol_rows = [r for r in rows[: args.enroll] if enrol_found[r]]
@@ -192,14 +204,15 @@ def run(args: argparse.Namespace) -> int:
             continue
         enrolled = enrol_emb[enrol_rows]
         genuine_attempts += len(attempts)
-        live_rows = [r for r in attempts if found[r]]
-        missing = len(attempts) - len(live_rows)
-        fta_genuine += missing
+        live_rows = [r for r in attempts if usable[r]]
+        missing = len(attempts) - len(live_rows)  # no face, or a face the loop would not score
+        fta_genuine += int(np.sum(~found[attempts]))
+        gated_genuine += int(np.sum(gated[attempts]))
         template = enrolled.mean(axis=0)
         template /= np.linalg.norm(template)
         live = emb[live_rows]
-        # genuine attempts without a face are rejections: score them below everything
-        with_face = np.array([found[r] for r in attempts], bool)
+        # genuine attempts without a usable face are rejections: score them below everything
+        with_face = usable[attempts]
         logits = np.full(len(attempts), -np.inf)
         logits[with_face] = scorer.logit(live, enrolled)
         net_gen.append(logits)
@@ -210,8 +223,6 @@ def run(args: argparse.Namespace) -> int:
 
     attempt_result = None
     if args.attempt_frames:
-        from unlock.config import Config
-
         config = Config()
         attempt_result = attempt_figures(
             net_gen,
@@ -244,6 +255,9 @@ def run(args: argparse.Namespace) -> int:
         "fta": fta_genuine + fta_impostor,
         "fta_genuine": fta_genuine,
         "fta_impostor": fta_impostor,
+        "lighting_gate": not args.no_gates,
+        "gated_genuine": gated_genuine,
+        "gated_impostor": gated_impostor,
         **network,
         "calibration": scorer.meta.get("calibration", {}),
         "baseline": baseline,
@@ -271,6 +285,11 @@ def _print(r: dict) -> None:
         f"{r['impostor_comparisons']} impostor comparisons, domain {r['domain']}"
     )
     print(f"fte {r['fte']}, fta {r['fta']} (genuine {r['fta_genuine']})")
+    if r["lighting_gate"]:
+        print(
+            f"not scored by the loop's lighting gate (too dark or lit from one side): "
+            f"{r['gated_genuine']} genuine (counted as refused), {r['gated_impostor']} impostor"
+        )
     print(f"{'':24}{'network p>=0.5':>16}{'cosine baseline':>17}")
     print(f"{'FAR at operating point':24}{r['far']:>16.2e}{b['far']:>17.2e}")
     print(f"{'FRR at operating point':24}{r['frr'] * 100:>15.2f}%{b['frr'] * 100:>16.2f}%")
@@ -362,6 +381,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="also report per-attempt FAR/FRR: an attempt is M images of one identity, "
         "decided by the live loop's k-of-n rule (impostor attempts: M images of one other "
         "identity, correlated as a real impostor's frames are)",
+    )
+    p.add_argument(
+        "--no-gates",
+        action="store_true",
+        help="score every face, also those the live loop's lighting gate skips (too dark, "
+        "lit from one side); by default they are not scored, as in the loop",
     )
     p.add_argument("--json", help="write the figures as JSON here")
     p.add_argument("--plot", help="write a DET curve with score histograms (PNG) here")

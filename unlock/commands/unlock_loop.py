@@ -180,15 +180,16 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json()), flush=True)
     else:
         if summary.result == "unlocked":
+            clock = "after" if source.live else "at media time"
             print(
                 f"UNLOCKED {summary.user} at frame {summary.unlocked_at_frame} "
-                f"({summary.time_to_unlock_ms:.0f} ms)"
+                f"({clock} {summary.time_to_unlock_ms:.0f} ms)"
             )
         elif summary.result == "locked_out":
             print(f"LOCKED OUT: face unlock is locked for {lockout.remaining_s():.0f} s")
         else:
-            reason = {"quit": "quit"}.get(summary.result, "no unlock")
-            print(f"LOCKED ({reason} after {summary.frames} frames)")
+            ended = "quit" if summary.result == "quit" else "no unlock"
+            print(f"LOCKED ({ended} after {summary.frames} frames): {summary.reason()}")
         if summary.lockout_started:
             print(
                 f"faceunlock: {config.lockout_attempts} failed attempts: face unlock is "
