@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from enroll.guidance import PoseCoverage
 from enroll.profile import Profile, ProfileStore, check_user_name, write_private_file
 from enroll.quality import (
     QualityGates,
@@ -34,7 +35,7 @@ from enroll.quality import (
     select_varied,
 )
 from models.crop import crop_face
-from models.face import choose_face
+from models.face import Face, choose_face
 from unlock.errors import FaceUnlockError
 from unlock.images import IMAGE_SUFFIXES, list_images, load_image
 from unlock.scoring import TIGHT_PAIRWISE, pairwise_cosine
@@ -47,6 +48,8 @@ CAMERA_TIMEOUT_S = 30.0
 DETECTOR_MIN_FACE = 48
 CANDIDATES_PER_FRAME = 3  # a video is sampled at up to this many candidates per wanted frame
 MAX_EMBEDDINGS = 200  # per profile, over all appearances
+# guide(frame, face or None, status, kept frames, wanted frames, instruction or None)
+Guide = Callable[[np.ndarray, "Face | None", str, int, int, "str | None"], None]
 
 
 @dataclass
@@ -59,6 +62,8 @@ class EnrolmentReport:
     rejected: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     pairwise_cosine: float = 1.0  # how alike the kept frames are (1: identical)
+    good: int = 0  # frames that passed the gates (the most varied `accepted` are kept)
+    notes: list[str] = field(default_factory=list)  # e.g. more than one face in a photo
 
     def reasons(self) -> str:
         if not self.rejected:
@@ -153,6 +158,33 @@ def _required(kind: str, frames: int, folder_size: int) -> int:
     return frames
 
 
+def _frame_stream(
+    kind: str, source: str, frames: int, first_frames: int | None, report: EnrolmentReport
+) -> Iterator[tuple[str, np.ndarray]]:
+    if kind == "camera":
+        return _camera_frames(int(source))
+    if kind == "video":
+        return _video_frames(source, frames, first_frames)
+    if kind == "folder":
+        return _folder_images(Path(source), report)
+    return iter([(Path(source).name, load_image(source))])
+
+
+def _good_face(
+    pipeline, image: np.ndarray, label: str, kind: str, gates: QualityGates, report
+) -> tuple[Face | None, np.ndarray | None, str | None]:
+    """(face, crop, None) for a frame that passes the gates, else (face, None, reason)."""
+    faces = pipeline.detect(image)
+    face = choose_face(faces, image.shape, "largest")
+    if face is None:
+        return None, None, "no face"
+    if kind in ("image", "folder") and len(faces) > 1:
+        report.notes.append(f"{label}: {len(faces)} faces, enrolled the largest")
+    crop = crop_face(image, face)
+    reason = check_frame(face, crop, gates)
+    return face, (crop if reason is None else None), reason
+
+
 def collect_embeddings(
     pipeline,
     source: str,
@@ -161,72 +193,96 @@ def collect_embeddings(
     progress: bool,
     snapshots: list | None = None,
     first_frames: int | None = None,
+    guide: Guide | None = None,
+    interactive: bool | None = None,
 ) -> tuple[np.ndarray, EnrolmentReport]:
     """Embeddings of the good, varied, same-person frames of `source` (or FaceUnlockError).
 
     With a `snapshots` list, the 160 x 160 face crops of the kept frames are appended to it.
     `first_frames` limits a video to its first frames (evaluation enrols from part of one).
+    An `interactive` source (a camera, by default) asks for small head turns until the
+    kept frames cover the poses (`enroll.guidance.PoseCoverage`); `guide(frame, face,
+    status, kept, wanted, instruction)` sees every candidate (the enrolment window).
     """
     kind = source_kind(source)
+    interactive = kind == "camera" if interactive is None else interactive
     report = EnrolmentReport(kind)
     started = time.perf_counter()
     folder_size = len(list_images(source)) if kind == "folder" else 1
-    if kind == "camera":
-        stream = _camera_frames(int(source))
-    elif kind == "video":
-        stream = _video_frames(source, frames, first_frames)
-    elif kind == "folder":
-        stream = _folder_images(Path(source), report)
-    else:
-        stream = iter([(Path(source).name, load_image(source))])
     want = frames if kind in ("camera", "video") else min(frames, folder_size)
+    coverage = PoseCoverage(per_side=max(1, frames // 6))
+    instruction = None
     crops: list[np.ndarray] = []
-    for label, image in stream:
+    for label, image in _frame_stream(kind, source, frames, first_frames, report):
         report.candidates += 1
-        face = choose_face(pipeline.detect(image), image.shape, "largest")
-        if face is None:
-            reason = "no face"
-        else:
-            crop = crop_face(image, face)
-            reason = check_frame(face, crop, gates)
-        if reason is None:
+        face, crop, reason = _good_face(pipeline, image, label, kind, gates, report)
+        if crop is not None:
             crops.append(crop)
+            coverage.add(face)
         else:
             report.rejected[reason.split(" (")[0]] += 1
+        said, instruction = instruction, coverage.instruction() if interactive else None
+        if guide is not None:
+            guide(image, face, reason or "ok", len(crops), want, instruction)
         if progress:
             status = "ok" if reason is None else reason
-            print(f"  {label}: {status} [{len(crops)}/{want}]", file=sys.stderr, flush=True)
-        # a camera stops as soon as it has enough good frames (with room for variety);
-        # a folder as soon as it has the frames asked for
-        if kind == "camera" and len(crops) >= frames * 2:
+            hint = f"  -> {instruction}" if instruction and instruction != said else ""
+            print(f"  {label}: {status} [{len(crops)}/{want}]{hint}", file=sys.stderr, flush=True)
+        if _enough(kind, len(crops), frames, coverage, interactive):
             break
-        if kind == "folder" and len(crops) >= frames:
-            break
+    report.good = len(crops)
+    embeddings, order = _varied_same_person(pipeline, crops, frames, gates, report)
+    report.accepted = len(embeddings)
+    report.pairwise_cosine = pairwise_cosine(embeddings)
+    report.seconds = time.perf_counter() - started
+    required = _required(kind, frames, folder_size)
+    if report.accepted < required:
+        raise FaceUnlockError(_failure(kind, source, required, report, gates))
+    if snapshots is not None:
+        snapshots.extend(crops[i] for i in order)
+    return embeddings.astype(np.float32), report
+
+
+def _enough(kind: str, kept: int, frames: int, coverage: PoseCoverage, interactive: bool) -> bool:
+    """Whether a source has given enough good frames to stop reading it.
+
+    A camera stops with room for variety (twice the frames asked for, and the head poses
+    covered when it guides the user, or four times the frames); a folder with the frames
+    asked for; a video and a photo are read to the end.
+    """
+    if kind == "camera":
+        covered = coverage.complete or not interactive
+        return kept >= frames * 4 or (kept >= frames * 2 and covered)
+    return kind == "folder" and kept >= frames
+
+
+def _varied_same_person(
+    pipeline, crops: list[np.ndarray], frames: int, gates: QualityGates, report
+) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings of the crops of one person (the consensus), the `frames` most varied,
+    and which crop each came from."""
     embeddings = pipeline.embed_crops(crops) if crops else np.zeros((0, 512), np.float32)
-    order = np.arange(len(embeddings))  # which crop each kept embedding came from
+    order = np.arange(len(embeddings))
     if len(embeddings) > 1:
         members = consensus_members(embeddings, gates.min_same_person)
         report.rejected["another person's face"] += len(embeddings) - len(members)
         embeddings, order = embeddings[members], order[members]
         kept = select_varied(embeddings, frames)
         embeddings, order = embeddings[kept], order[kept]
-    report.accepted = len(embeddings)
-    report.pairwise_cosine = pairwise_cosine(embeddings)
-    report.seconds = time.perf_counter() - started
-    required = _required(kind, frames, folder_size)
-    if report.accepted < required:
-        raise FaceUnlockError(
+    return embeddings, order
+
+
+def _failure(kind: str, source: str, required: int, report, gates: QualityGates) -> str:
+    if kind in ("camera", "video"):
+        return (
             f"enrolment failed: {report.accepted} good frame(s) from {source}, need "
             f"{required} ({report.candidates} looked at; rejected: {report.reasons()}). "
             "Face the camera in good light, from closer"
-            if kind in ("camera", "video")
-            else f"enrolment failed: no usable face in {source} (rejected: {report.reasons()}); "
-            "use a sharp, well-lit photo with the face at least "
-            f"{gates.min_face_size} px wide"
         )
-    if snapshots is not None:
-        snapshots.extend(crops[i] for i in order)
-    return embeddings.astype(np.float32), report
+    return (
+        f"enrolment failed: no usable face in {source} (rejected: {report.reasons()}); "
+        f"use a sharp, well-lit photo with the face at least {gates.min_face_size} px wide"
+    )
 
 
 def save_snapshots(store: ProfileStore, name: str, crops: list[np.ndarray], stamp: str) -> Path:
@@ -267,8 +323,11 @@ def enrol(
     progress: bool = True,
     gates: QualityGates | None = None,
     snapshots: bool = False,
+    guide: Guide | None = None,
 ) -> Profile:
-    """Enrol `name` from `source` and save the profile; returns it. Writes nothing on failure."""
+    """Enrol `name` from `source` and save the profile; returns it. Writes nothing on failure.
+
+    `guide` sees every candidate frame (see `collect_embeddings`)."""
     from unlock.scoring import WEIGHTS_PATH, UnlockScorer
 
     check_user_name(name)
@@ -291,7 +350,9 @@ def enrol(
         )
     crops: list | None = [] if snapshots else None
     gates = gates or QualityGates()
-    embeddings, report = collect_embeddings(pipeline, source, frames, gates, progress, crops)
+    embeddings, report = collect_embeddings(
+        pipeline, source, frames, gates, progress, crops, guide=guide
+    )
     scorer = UnlockScorer()
     if existing is not None:
         best = float(scorer.probability(embeddings, existing).max())
@@ -310,6 +371,7 @@ def enrol(
         "candidates": int(report.candidates),
         "rejected": dict(report.rejected),
         "pairwise_cosine": round(report.pairwise_cosine, 4),
+        "good_frames": int(report.good),
     }
     if existing is not None:
         combined = np.concatenate([existing.embeddings, embeddings])[-MAX_EMBEDDINGS:]
@@ -336,8 +398,15 @@ def enrol(
         if progress:
             print(f"saved {len(crops)} face snapshot(s) in {folder}", file=sys.stderr)
     if progress:
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+        chosen = (
+            f"the {report.accepted} most varied of {report.good} good frames"
+            if report.good > report.accepted
+            else f"{report.accepted} frame(s)"
+        )
         print(
-            f"enrolled {name}: {report.accepted} frame(s) from {report.kind} {source} "
+            f"enrolled {name}: {chosen} from {report.kind} {source} "
             f"in {report.seconds:.1f} s ({len(profile.embeddings)} embeddings in profile)",
             file=sys.stderr,
         )

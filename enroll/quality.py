@@ -1,4 +1,4 @@
-"""Quality gates for enrolment frames: face size, light, sharpness, variety, identity.
+"""Quality gates for enrolment frames: face size, pose, light, sharpness, variety, identity.
 
 Each gate returns a reason string when a frame fails it (None when it passes), so the
 enrolment can say why it did not get enough good frames. No torch here.
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from enroll.guidance import head_yaw, turned_too_far
 from models.crop import face_lighting
 from models.face import Face
 from unlock.scoring import MAX_SIDE_LIGHT
@@ -39,6 +40,9 @@ def check_frame(face: Face, crop_bgr: np.ndarray, gates: QualityGates) -> str | 
         return f"face too small ({face.size:.0f} px < {gates.min_face_size} px)"
     if face.confidence < gates.min_confidence:
         return f"unsure face ({face.confidence:.2f})"
+    if turned_too_far(face):
+        offset, span = head_yaw(face)
+        return f"face turned too far from the camera (nose offset {offset:+.2f}, eyes {span:.2f})"
     light, side = face_lighting(crop_bgr)
     if light < gates.min_brightness:
         return f"too dark (mean grey {light:.0f} < {gates.min_brightness:.0f})"
