@@ -15,21 +15,57 @@ def run(args: argparse.Namespace) -> int:
     if args.reset_adaptive:
         return reset_adaptive(args.name, args.home)
     pipeline = pipeline_from_args(args, min_face_size=ENROL_MIN_FACE)
-    profile = enrol(
-        pipeline,
-        args.source,
-        args.name,
-        frames=args.frames,
-        add=args.add,
-        store=ProfileStore(args.home),
-        progress=not args.quiet,
-        snapshots=args.save_snapshots,
-    )
+    window = enrolment_window(args.source, args.no_window)
+    try:
+        profile = enrol(
+            pipeline,
+            args.source,
+            args.name,
+            frames=args.frames,
+            add=args.add,
+            store=ProfileStore(args.home),
+            progress=not args.quiet,
+            snapshots=args.save_snapshots,
+            guide=window,
+        )
+    finally:
+        if window is not None:
+            window.close()
     print(
         f"{profile.name}: {len(profile.embeddings)} enrolled embeddings, "
         f"{profile.appearances} appearance(s)"
     )
     return 0
+
+
+class EnrolmentWindow:
+    """The camera enrolment's window: the face, a progress ring and what to do next."""
+
+    def __init__(self) -> None:
+        from faceunlock.unlock.app.window import Window
+
+        self.window = Window("faceunlock enrol")
+
+    def __call__(self, frame, face, status, kept, wanted, instruction) -> None:
+        from faceunlock.unlock.app.window import draw_enrolment
+        from faceunlock.unlock.errors import FaceUnlockError
+
+        image = draw_enrolment(frame, face, status, kept, wanted, instruction)
+        if self.window.show(image) in ("q", "\x1b"):
+            raise FaceUnlockError("enrolment cancelled (q pressed); nothing was saved")
+
+    def close(self) -> None:
+        self.window.close()
+
+
+def enrolment_window(source: str, no_window: bool) -> EnrolmentWindow | None:
+    """A window for a camera enrolment when a display is there (None otherwise: the
+    console shows the same instructions)."""
+    from faceunlock.unlock.app.window import display_available
+
+    if no_window or not source.isdigit() or not display_available():
+        return None
+    return EnrolmentWindow()
 
 
 def reset_adaptive(name: str, home=None) -> int:
@@ -61,6 +97,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=20, help="good frames to enrol (default 20)")
     p.add_argument("--add", action="store_true", help="add another appearance to the user")
     p.add_argument("--quiet", action="store_true", help="no per-frame progress")
+    p.add_argument(
+        "--no-window",
+        action="store_true",
+        help="no enrolment window for a camera (the console still says what to do)",
+    )
     p.add_argument(
         "--reset-adaptive",
         action="store_true",

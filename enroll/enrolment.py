@@ -18,7 +18,7 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from faceunlock.enroll.guidance import PoseCoverage
 from faceunlock.enroll.profile import Profile, ProfileStore, check_user_name, require_compatible
 from faceunlock.enroll.quality import (
     QualityGates,
@@ -34,7 +35,7 @@ from faceunlock.enroll.quality import (
     select_varied,
 )
 from faceunlock.models.crop import crop_face
-from faceunlock.models.face import choose_face
+from faceunlock.models.face import Face, choose_face
 from faceunlock.models.files import write_private_file
 from faceunlock.models.unlock_head.scorer import TIGHT_PAIRWISE, UnlockScorer, pairwise_cosine
 from faceunlock.unlock.errors import FaceUnlockError
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 CAMERA_TIMEOUT_S = 30.0
 CANDIDATES_PER_FRAME = 3  # a video is sampled at up to this many candidates per wanted frame
 MAX_EMBEDDINGS = 200  # per profile, over all appearances
+# guide(frame, face or None, status, kept frames, wanted frames, instruction or None)
+Guide = Callable[[np.ndarray, "Face | None", str, int, int, "str | None"], None]
 
 
 @dataclass
@@ -58,6 +61,8 @@ class EnrolmentReport:
     rejected: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     pairwise_cosine: float = 1.0  # how alike the kept frames are (1: identical)
+    good: int = 0  # frames that passed the gates (the most varied `accepted` are kept)
+    notes: list[str] = field(default_factory=list)  # e.g. more than one face in a photo
 
     def reasons(self) -> str:
         if not self.rejected:
@@ -156,29 +161,70 @@ def _required(kind: str, frames: int, folder_size: int) -> int:
     return frames
 
 
-def _good_crops(pipeline, stream, report, frames: int, gates, progress: bool, want: int):
-    """Crops of the candidate frames that pass the quality gates (reasons go to `report`)."""
+def _good_face(pipeline, image: np.ndarray, label: str, gates: QualityGates, report):
+    """(face, crop, None) for a frame that passes the gates, else (face, None, reason)."""
+    faces = pipeline.detect(image)
+    face = choose_face(faces, image.shape, "largest")
+    if face is None:
+        return None, None, "no face"
+    if report.kind in ("image", "folder") and len(faces) > 1:
+        report.notes.append(f"{label}: {len(faces)} faces, enrolled the largest")
+    crop = crop_face(image, face)
+    reason = check_frame(face, crop, gates)
+    return face, (crop if reason is None else None), reason
+
+
+def _enough(kind: str, kept: int, frames: int, coverage: PoseCoverage, interactive: bool) -> bool:
+    """Whether a source has given enough good frames to stop reading it.
+
+    A camera stops with room for variety (twice the frames asked for, and the head poses
+    covered when it guides the user, or four times the frames); a folder with the frames
+    asked for; a video and a photo are read to the end.
+    """
+    if kind == "camera":
+        covered = coverage.complete or not interactive
+        return kept >= frames * 4 or (kept >= frames * 2 and covered)
+    return kind == "folder" and kept >= frames
+
+
+@dataclass
+class _Reading:
+    """How candidate frames are read: the gates, the progress log, the guide."""
+
+    frames: int
+    want: int
+    gates: QualityGates
+    progress: bool
+    guide: Guide | None
+    interactive: bool
+
+
+def _good_crops(pipeline, stream, report: EnrolmentReport, how: _Reading) -> list[np.ndarray]:
+    """Crops of the candidate frames that pass the quality gates (reasons go to `report`).
+
+    An interactive source asks for small head turns until the kept frames cover the poses
+    (`enroll.guidance.PoseCoverage`); the guide sees every candidate.
+    """
+    coverage = PoseCoverage(per_side=max(1, how.frames // 6))
+    instruction = None
     crops: list[np.ndarray] = []
     for label, image in stream:
         report.candidates += 1
-        face = choose_face(pipeline.detect(image), image.shape, "largest")
-        if face is None:
-            reason = "no face"
-        else:
-            crop = crop_face(image, face)
-            reason = check_frame(face, crop, gates)
-        if reason is None:
+        face, crop, reason = _good_face(pipeline, image, label, how.gates, report)
+        if crop is not None:
             crops.append(crop)
+            coverage.add(face)
         else:
             report.rejected[reason.split(" (")[0]] += 1
-        if progress:
-            log.info("  %s: %s [%d/%d]", label, reason or "ok", len(crops), want)
-        # a camera stops as soon as it has enough good frames (with room for variety);
-        # a folder as soon as it has the frames asked for
-        if report.kind == "camera" and len(crops) >= frames * 2:
+        said, instruction = instruction, coverage.instruction() if how.interactive else None
+        if how.guide is not None:
+            how.guide(image, face, reason or "ok", len(crops), how.want, instruction)
+        if how.progress:
+            hint = f"  -> {instruction}" if instruction and instruction != said else ""
+            log.info("  %s: %s [%d/%d]%s", label, reason or "ok", len(crops), how.want, hint)
+        if _enough(report.kind, len(crops), how.frames, coverage, how.interactive):
             break
-        if report.kind == "folder" and len(crops) >= frames:
-            break
+    report.good = len(crops)
     return crops
 
 
@@ -214,19 +260,26 @@ def collect_embeddings(
     progress: bool,
     snapshots: list | None = None,
     first_frames: int | None = None,
+    guide: Guide | None = None,
+    interactive: bool | None = None,
 ) -> tuple[np.ndarray, EnrolmentReport]:
     """Embeddings of the good, varied, same-person frames of `source` (or FaceUnlockError).
 
     With a `snapshots` list, the 160 x 160 face crops of the kept frames are appended to it.
     `first_frames` limits a video to its first frames (evaluation enrols from part of one).
+    An `interactive` source (a camera, by default) asks for small head turns until the
+    kept frames cover the poses (`enroll.guidance.PoseCoverage`); `guide(frame, face,
+    status, kept, wanted, instruction)` sees every candidate (the enrolment window).
     """
     report = EnrolmentReport(source_kind(source))
     started = time.perf_counter()
     folder_size = len(list_images(source)) if report.kind == "folder" else 1
     want = frames if report.kind in ("camera", "video") else min(frames, folder_size)
+    interactive = report.kind == "camera" if interactive is None else interactive
+    how = _Reading(frames, want, gates, progress, guide, interactive)
     with open_source(source) as stream:
         frames_in = candidate_frames(stream, report, frames, first_frames)
-        crops = _good_crops(pipeline, frames_in, report, frames, gates, progress, want)
+        crops = _good_crops(pipeline, frames_in, report, how)
     embeddings = pipeline.embed_crops(crops) if crops else np.zeros((0, 512), np.float32)
     order = _one_person_varied(embeddings, frames, gates, report)
     embeddings = embeddings[order]
@@ -300,10 +353,17 @@ def _with_appearance(existing, name, embeddings, pipeline, source, appearance, n
 
 
 def _log_done(profile: Profile, report: EnrolmentReport, source: str) -> None:
+    for note in report.notes:
+        log.info("note: %s", note)
+    chosen = (
+        f"the {report.accepted} most varied of {report.good} good frames"
+        if report.good > report.accepted
+        else f"{report.accepted} frame(s)"
+    )
     log.info(
-        "enrolled %s: %d frame(s) from %s %s in %.1f s (%d embeddings in profile)",
+        "enrolled %s: %s from %s %s in %.1f s (%d embeddings in profile)",
         profile.name,
-        report.accepted,
+        chosen,
         report.kind,
         source,
         report.seconds,
@@ -329,10 +389,12 @@ def enrol(
     progress: bool = True,
     gates: QualityGates | None = None,
     snapshots: bool = False,
+    guide: Guide | None = None,
 ) -> Profile:
     """Enrol `name` from `source` and save the profile; returns it. Writes nothing on failure.
 
-    With `progress`, each frame's verdict and a closing summary are logged (INFO).
+    With `progress`, each frame's verdict and a closing summary are logged (INFO); `guide`
+    sees every candidate frame (see `collect_embeddings`).
     """
     check_user_name(name)
     if not 1 <= frames <= 100:
@@ -342,7 +404,9 @@ def enrol(
     existing = _existing_profile(store, name, add, pipeline, scorer)
     crops: list | None = [] if snapshots else None
     gates = gates or QualityGates()
-    embeddings, report = collect_embeddings(pipeline, source, frames, gates, progress, crops)
+    embeddings, report = collect_embeddings(
+        pipeline, source, frames, gates, progress, crops, guide=guide
+    )
     if existing is not None:
         best = float(scorer.probability(embeddings, existing).max())
         if best < scorer.threshold:
@@ -360,6 +424,7 @@ def enrol(
         "candidates": int(report.candidates),
         "rejected": dict(report.rejected),
         "pairwise_cosine": round(report.pairwise_cosine, 4),
+        "good_frames": int(report.good),
     }
     profile = _with_appearance(existing, name, embeddings, pipeline, source, appearance, now)
     profile.extra["unlock_net_sha256"] = scorer.weights_sha256

@@ -1,4 +1,4 @@
-"""Quality gates for enrolment frames: face size, brightness, sharpness, variety, identity.
+"""Quality gates for enrolment frames: face size, pose, light, sharpness, variety, identity.
 
 Each gate returns a reason string when a frame fails it (None when it passes), so the
 enrolment can say why it did not get enough good frames. No torch here.
@@ -11,7 +11,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from faceunlock.enroll.guidance import head_yaw, turned_too_far
+from faceunlock.models.crop import face_lighting
 from faceunlock.models.face import Face
+from faceunlock.models.unlock_head.scorer import MAX_SIDE_LIGHT
 
 
 @dataclass(frozen=True)
@@ -23,11 +26,6 @@ class QualityGates:
     min_brightness: float = 40.0  # mean grey level of the face crop (0-255)
     min_sharpness: float = 20.0  # variance of the Laplacian of the grey 160 px face crop
     min_same_person: float = 0.45  # cosine to the enrolment's consensus face
-
-
-def brightness(crop_bgr: np.ndarray) -> float:
-    """Mean grey level of a face crop."""
-    return float(cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY).mean())
 
 
 def sharpness(crop_bgr: np.ndarray) -> float:
@@ -42,9 +40,14 @@ def check_frame(face: Face, crop_bgr: np.ndarray, gates: QualityGates) -> str | 
         return f"face too small ({face.size:.0f} px < {gates.min_face_size} px)"
     if face.confidence < gates.min_confidence:
         return f"unsure face ({face.confidence:.2f})"
-    light = brightness(crop_bgr)
+    if turned_too_far(face):
+        offset, span = head_yaw(face)
+        return f"face turned too far from the camera (nose offset {offset:+.2f}, eyes {span:.2f})"
+    light, side = face_lighting(crop_bgr)
     if light < gates.min_brightness:
         return f"too dark (mean grey {light:.0f} < {gates.min_brightness:.0f})"
+    if side > MAX_SIDE_LIGHT:
+        return f"light from one side (one half {np.exp(side):.1f}x as bright as the other)"
     sharp = sharpness(crop_bgr)
     if sharp < gates.min_sharpness:
         return f"blurred (Laplacian variance {sharp:.0f} < {gates.min_sharpness:.0f})"

@@ -51,3 +51,18 @@ def normalise(crops_bgr: np.ndarray | list[np.ndarray]) -> np.ndarray:
         batch = batch[None]
     rgb = batch[..., ::-1]
     return np.ascontiguousarray(((rgb - 127.5) / 128.0).transpose(0, 3, 1, 2), dtype=np.float32)
+
+
+def face_lighting(crop_bgr: np.ndarray) -> tuple[float, float]:
+    """(mean grey level, side imbalance) of a face crop.
+
+    The side imbalance is |ln(left / right)| of the mean grey levels of the two halves of
+    the inner face (the crop without its margin): 0 for an evenly lit face, 0.8 when one
+    side is 2.2 times as bright as the other.
+    """
+    grey = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    h, w = grey.shape
+    inner = grey[int(h * 0.2) : int(h * 0.85), int(w * 0.2) : int(w * 0.8)]
+    half = inner.shape[1] // 2
+    left, right = float(inner[:, :half].mean()), float(inner[:, half:].mean())
+    return float(grey.mean()), abs(float(np.log((left + 5.0) / (right + 5.0))))

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from faceunlock.enroll.profile import Profile
+from faceunlock.models.crop import crop_face, face_lighting
+from faceunlock.models.unlock_head.scorer import MAX_SIDE_LIGHT
 from faceunlock.unlock import media
 from faceunlock.unlock.app.live import (
     LOCKED,
@@ -15,6 +17,7 @@ from faceunlock.unlock.app.live import (
     ProfileScorer,
     UnlockLoop,
     frame_is_dark,
+    lighting_gate,
     run_attempt,
 )
 from faceunlock.unlock.app.lockout import Lockout
@@ -130,6 +133,38 @@ def test_dark_frames_are_skipped(pipeline, profiles, clip):
     assert frame_is_dark(dark, 40.0) and not frame_is_dark(clip[100], 40.0)
     loop = make_loop(pipeline, None, [profiles[LIN]])
     assert loop.step(dark, 0, 0.0).state == "too_dark"
+
+
+def test_a_face_lit_from_one_side_is_not_scored(pipeline, profiles, clip):
+    frame = clip[100]
+    face = pipeline.detect(frame)[0]
+    x1, _, x2, _ = (int(v) for v in face.box)
+    lit = frame.astype(np.float32)
+    lit[:, (x1 + x2) // 2 :] *= 0.15  # the right half of the face in deep shadow
+    lit = lit.astype(np.uint8)
+    assert face_lighting(crop_face(frame, face))[1] < MAX_SIDE_LIGHT
+    assert face_lighting(crop_face(lit, face))[1] > MAX_SIDE_LIGHT
+    assert lighting_gate(120.0, 0.1, 40.0) is None
+    assert lighting_gate(30.0, 0.1, 40.0) == "too_dark"
+    assert lighting_gate(120.0, 1.0, 40.0) == "uneven_light"
+    loop = make_loop(pipeline, None, [profiles[LIN]])  # no scorer: scoring would raise
+    result = loop.step(lit, 0, 0.0)
+    assert result.state == "uneven_light" and result.p is None
+
+
+def test_a_refusal_says_why(pipeline, scorer, profiles, clip, tmp_path):
+    loop = make_loop(pipeline, scorer, [profiles[ALEX]])
+    summary = run_attempt(loop, ListSource(clip[100:104]), timeout_s=60)
+    assert summary.result == "locked" and summary.face_seen
+    assert summary.reason().startswith("not recognised: best p 0.")
+    assert summary.to_json()["states"] == {"locked": 4}
+    dark = [(frame * 0.05).astype(np.uint8) for frame in clip[100:103]]
+    summary = run_attempt(make_loop(pipeline, scorer, [profiles[LIN]]), ListSource(dark), 60)
+    assert not summary.face_seen
+    assert summary.reason() == "too dark on 3 of 3 frames: turn on a light"
+    grey = [np.full_like(clip[0], 128)] * 2
+    summary = run_attempt(make_loop(pipeline, scorer, [profiles[LIN]]), ListSource(grey), 60)
+    assert summary.reason() == "no face found in 2 frames"
 
 
 def test_lockout_after_five_failures_persists_across_runs(tmp_path):

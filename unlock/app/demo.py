@@ -17,6 +17,7 @@ from faceunlock.unlock.media import CLIP, PEOPLE, facing_frames, photo_path
 STATE_NAMES = {
     "no_face": "NO FACE",
     "too_dark": "TOO DARK",
+    "uneven_light": "LIGHT FROM ONE SIDE",
     "locked": "LOCKED",
     "unlocked": "UNLOCKED",
     "locked_out": "LOCKED OUT",

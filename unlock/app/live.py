@@ -15,6 +15,7 @@ Crops are always cut from the full-resolution frame by the shared pipeline.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -23,14 +24,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from faceunlock.models.crop import crop_face
+from faceunlock.models.crop import crop_face, face_lighting
 from faceunlock.models.face import Face
 from faceunlock.models.unlock_head import THRESHOLD
+from faceunlock.models.unlock_head.scorer import MAX_SIDE_LIGHT
 from faceunlock.unlock.config import Config
 
 # Per-frame states (the JSON `state` field); `banner()` turns them into the window's text.
 NO_FACE = "no_face"
 TOO_DARK = "too_dark"
+UNEVEN_LIGHT = "uneven_light"
 LOCKED = "locked"
 UNLOCKED = "unlocked"
 LOCKED_OUT = "locked_out"
@@ -125,16 +128,20 @@ def frame_is_dark(frame: np.ndarray, threshold: float) -> bool:
 
     A stage or a desk lamp can light a face in a frame whose mean is low (the bundled
     clip's frames average 16-35), so the whole-frame test looks at the bright end; the
-    face itself is tested by `face_is_dark`.
+    face itself is tested by `lighting_gate`.
     """
     small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     return float(np.percentile(grey, 99)) < threshold
 
 
-def face_is_dark(crop_bgr: np.ndarray, threshold: float) -> bool:
-    """True when the face crop's mean grey level is below `threshold`."""
-    return float(cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY).mean()) < threshold
+def lighting_gate(mean_grey: float, side_light: float, dark_threshold: float) -> str | None:
+    """Why a face is not scored (TOO_DARK, UNEVEN_LIGHT), or None when its light is usable."""
+    if mean_grey < dark_threshold:
+        return TOO_DARK
+    if side_light > MAX_SIDE_LIGHT:  # lit unlike anything the network was calibrated on
+        return UNEVEN_LIGHT
+    return None
 
 
 @dataclass
@@ -175,6 +182,7 @@ class FrameResult:
         return {
             NO_FACE: "NO FACE",
             TOO_DARK: "TOO DARK",
+            UNEVEN_LIGHT: "LIGHT FROM ONE SIDE",
             LOCKED: "LOCKED",
             MOVE_HEAD: "MOVE YOUR HEAD",
         }[self.state]
@@ -284,8 +292,9 @@ class UnlockLoop:
         start = time.perf_counter()
         crop = crop_face(frame, face)
         ms["crop"] = (time.perf_counter() - start) * 1000
-        if face_is_dark(crop, self.config.dark_threshold):  # not worth an embedding
-            return FrameResult(index, t_ms, TOO_DARK, face=face, stage_ms=ms)
+        gate = lighting_gate(*face_lighting(crop), self.config.dark_threshold)
+        if gate is not None:  # not worth an embedding, and not what the network knows
+            return FrameResult(index, t_ms, gate, face=face, stage_ms=ms)
         start = time.perf_counter()
         embedding = self.pipeline.embed_crops([crop])[0]
         ms["embed"] = (time.perf_counter() - start) * 1000
@@ -327,9 +336,36 @@ class Summary:
     unlocked_at_frame: int | None
     time_to_unlock_ms: float | None
     frames: int
-    face_seen: bool
+    face_seen: bool  # a face was scored (found, and lit well enough to score)
     lockout_started: bool = False
     unlock_frame: FrameResult | None = None  # the frame that unlocked (not in the JSON)
+    states: dict[str, int] = field(default_factory=dict)  # frames per state
+    best_p: float | None = None  # the highest p of any scored face
+
+    def reason(self) -> str:
+        """Why the attempt did not unlock, in words a user can act on."""
+        if self.result == "unlocked":
+            return "unlocked"
+        if self.result == "locked_out":
+            return "locked out after too many failed attempts"
+        count = self.states.get
+        if self.face_seen:
+            shown = math.floor((self.best_p or 0.0) * 100) / 100
+            if count(MOVE_HEAD, 0):
+                return (
+                    f"recognised on {count(MOVE_HEAD)} frames, but the head never moved "
+                    "(liveness is on: turn your head a little)"
+                )
+            scored = count(LOCKED, 0)
+            return f"not recognised: best p {shown:.2f} < 0.5 on {scored} frames with a face"
+        if count(UNEVEN_LIGHT, 0):
+            return (
+                f"light from one side on {count(UNEVEN_LIGHT)} of {self.frames} frames: "
+                "face the light, or light your face from the front"
+            )
+        if count(TOO_DARK, 0):
+            return f"too dark on {count(TOO_DARK)} of {self.frames} frames: turn on a light"
+        return f"no face found in {self.frames} frames"
 
     def to_json(self) -> dict:
         return {
@@ -342,6 +378,8 @@ class Summary:
             "frames": self.frames,
             "face_seen": self.face_seen,
             "lockout_started": self.lockout_started,
+            "states": dict(self.states),
+            "reason": self.reason(),
         }
 
 
@@ -377,6 +415,8 @@ def run_attempt(
     first: FrameResult | None = None
     face_seen = False
     frames = 0
+    states: dict[str, int] = {}
+    best_p: float | None = None
     result = "locked"
     attempt_start_ms = 0.0
     last: FrameResult | None = None
@@ -386,7 +426,10 @@ def run_attempt(
         res = loop.step(frame, index, t_ms)
         frames += 1
         last = res
-        face_seen = face_seen or res.face is not None
+        states[res.state] = states.get(res.state, 0) + 1
+        if res.p is not None:
+            face_seen = True
+            best_p = res.p if best_p is None else max(best_p, res.p)
         if res.state == UNLOCKED and first is None:
             first = res
         action = on_frame(frame, res) if on_frame is not None else None
@@ -396,6 +439,7 @@ def run_attempt(
         if action == "reset":
             loop.reset()
             first, face_seen, attempt_start_ms = None, False, t_ms
+            states, best_p = {}, None
             continue
         if first is not None and stop_on_unlock:
             break
@@ -412,8 +456,12 @@ def run_attempt(
             frames,
             face_seen,
             unlock_frame=first,
+            states=states,
+            best_p=best_p,
         )
     if last is not None and last.state == LOCKED_OUT:
-        return Summary("locked_out", None, None, None, frames, face_seen)
+        return Summary("locked_out", None, None, None, frames, face_seen, states=states)
     # the failure was counted on the first scored face (UnlockLoop.step)
-    return Summary(result, None, None, None, frames, face_seen, loop.last_allowed)
+    return Summary(
+        result, None, None, None, frames, face_seen, loop.last_allowed, states=states, best_p=best_p
+    )

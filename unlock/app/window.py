@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from faceunlock.models.face import Face
 from faceunlock.models.unlock_head import THRESHOLD
 from faceunlock.unlock.app.live import (
     LOCKED,
@@ -20,6 +21,7 @@ from faceunlock.unlock.app.live import (
     MOVE_HEAD,
     NO_FACE,
     TOO_DARK,
+    UNEVEN_LIGHT,
     UNLOCKED,
     FrameResult,
 )
@@ -35,6 +37,7 @@ STATE_COLOURS = {
     MOVE_HEAD: (0, 200, 230),
     NO_FACE: (110, 110, 110),
     TOO_DARK: (90, 40, 40),
+    UNEVEN_LIGHT: (90, 40, 40),
 }
 HIT_COLOUR = (60, 200, 40)
 MISS_COLOUR = (40, 40, 220)
@@ -88,6 +91,38 @@ def draw_overlay(
     if result.user and result.p is not None:
         label += f"   {result.user}"
     _text(image, label, (x0, y0 - 8), 0.5)
+    return image
+
+
+def draw_enrolment(
+    frame: np.ndarray,
+    face: Face | None,
+    status: str,
+    kept: int,
+    wanted: int,
+    instruction: str | None,
+) -> np.ndarray:
+    """A copy of an enrolment frame: the face box, a progress ring around the face (kept
+    good frames of those wanted) and the instruction (or the frame's status) on top."""
+    image = np.ascontiguousarray(frame).copy()
+    h, w = image.shape[:2]
+    done = min(1.0, kept / max(wanted, 1))
+    if face is not None:
+        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+        colour = HIT_COLOUR if status == "ok" else MISS_COLOUR
+        cv2.rectangle(image, (x1, y1), (x2, y2), colour, 1)
+        centre = ((x1 + x2) // 2, (y1 + y2) // 2)
+        radius = int(0.75 * max(x2 - x1, y2 - y1))
+        cv2.circle(image, centre, radius, (70, 70, 70), 6, cv2.LINE_AA)
+        if done > 0:
+            end = -90 + 360 * done
+            cv2.ellipse(image, centre, (radius, radius), 0, -90, end, HIT_COLOUR, 6, cv2.LINE_AA)
+    cv2.rectangle(image, (0, 0), (w, BANNER_H), (60, 60, 60), -1)
+    text = instruction or ("hold on" if done < 1 else "done")
+    if status not in ("ok", "no face") and face is not None:
+        text = status.split(" (")[0]
+    _text(image, text.upper(), (10, 31), 0.8, 2)
+    _text(image, f"{kept}/{wanted} good frames", (10, h - 12), 0.6)
     return image
 
 

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
         max_impostor_images=args.max_impostor_images,
         attempt_frames=args.attempt_frames,
         progress=not args.quiet,
+        lighting_gate=not args.no_gates,
     )
     if opts.enroll < 1 or opts.min_images <= opts.enroll:
         raise FaceUnlockError("need --enroll >= 1 and --min-images > --enroll")
@@ -64,6 +65,11 @@ def print_figures(r: dict) -> None:
         f"{r['impostor_comparisons']} impostor comparisons, domain {r['domain']}"
     )
     print(f"fte {r['fte']}, fta {r['fta']} (genuine {r['fta_genuine']})")
+    if r["lighting_gate"]:
+        print(
+            f"not scored by the loop's lighting gate (too dark or lit from one side): "
+            f"{r['gated_genuine']} genuine (counted as refused), {r['gated_impostor']} impostor"
+        )
     print(f"{'':24}{'network p>=0.5':>16}{'cosine baseline':>17}")
     print(f"{'FAR at operating point':24}{r['far']:>16.2e}{b['far']:>17.2e}")
     print(f"{'FRR at operating point':24}{r['frr'] * 100:>15.2f}%{b['frr'] * 100:>16.2f}%")
@@ -114,6 +120,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="also report per-attempt FAR/FRR: an attempt is M images of one identity, "
         "decided by the live loop's k-of-n rule (impostor attempts: M images of one other "
         "identity, correlated as a real impostor's frames are)",
+    )
+    p.add_argument(
+        "--no-gates",
+        action="store_true",
+        help="score every face, also those the live loop's lighting gate skips (too dark, "
+        "lit from one side); by default they are not scored, as in the loop",
     )
     p.add_argument("--json", help="write the figures as JSON here")
     p.add_argument("--plot", help="write a DET curve with score histograms (PNG) here")

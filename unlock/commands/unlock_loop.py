@@ -26,17 +26,18 @@ def _refuse_while_locked_out(args, lockout) -> bool:
     return True
 
 
-def _print_summary(summary, config, lockout) -> None:
+def _print_summary(summary, config, lockout, live: bool) -> None:
     if summary.result == "unlocked":
+        clock = "after" if live else "at media time"
         print(
             f"UNLOCKED {summary.user} at frame {summary.unlocked_at_frame} "
-            f"({summary.time_to_unlock_ms:.0f} ms)"
+            f"({clock} {summary.time_to_unlock_ms:.0f} ms)"
         )
     elif summary.result == "locked_out":
         print(f"LOCKED OUT: face unlock is locked for {lockout.remaining_s():.0f} s")
     else:
-        reason = {"quit": "quit"}.get(summary.result, "no unlock")
-        print(f"LOCKED ({reason} after {summary.frames} frames)")
+        ended = "quit" if summary.result == "quit" else "no unlock"
+        print(f"LOCKED ({ended} after {summary.frames} frames): {summary.reason()}")
     if summary.lockout_started:
         print(
             f"faceunlock: {config.lockout_attempts} failed attempts: face unlock is "
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary.to_json()), flush=True)
     else:
-        _print_summary(summary, config, lockout)
+        _print_summary(summary, config, lockout, source.live)
     return 0 if summary.result == "unlocked" else 1
 
 

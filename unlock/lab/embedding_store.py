@@ -15,12 +15,18 @@ import numpy as np
 from tqdm import tqdm
 
 from faceunlock.models.cache import cache_dir
-from faceunlock.models.crop import CROP_VERSION, MARGIN_FRACTION
+from faceunlock.models.crop import CROP_VERSION, MARGIN_FRACTION, face_lighting
 from faceunlock.models.files import atomic_path
 from faceunlock.unlock.errors import FaceUnlockError
 from faceunlock.unlock.images import load_image
 
 ImageTransform = Callable[[np.ndarray, str], np.ndarray]
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write arrays to `path` atomically (a reader never sees half a file)."""
+    with atomic_path(path, 0o644) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 class EmbeddingStore:
@@ -86,18 +92,62 @@ class EmbeddingStore:
 
     def _save(self) -> None:
         names = sorted(self._embeddings)
-        with atomic_path(self.path, 0o644) as tmp, open(tmp, "wb") as f:
-            np.savez(
-                f,
-                names=np.array(names),
-                embeddings=np.stack([self._embeddings[n] for n in names]),
-                flipped=np.stack([self._flipped[n] for n in names]),
-                found=np.array([self._found[n] for n in names]),
-            )
+        _save_npz(
+            self.path,
+            names=np.array(names),
+            embeddings=np.stack([self._embeddings[n] for n in names]),
+            flipped=np.stack([self._flipped[n] for n in names]),
+            found=np.array([self._found[n] for n in names]),
+        )
 
     def is_cached(self, file: str | os.PathLike) -> bool:
         """Whether the embedding of `file` is in the cache already."""
         return str(Path(file).resolve().relative_to(self.root)) in self._embeddings
+
+    def _images(self, names: list[str]) -> list[np.ndarray]:
+        """The images (transformed, when the store has a transform) of relative names."""
+        images = []
+        for name in names:
+            try:
+                image = load_image(self.root / name)
+            except FaceUnlockError as exc:
+                raise FaceUnlockError(f"data set image unreadable: {exc}") from None
+            if self.transform is not None:
+                image = self.transform(image, name)
+            images.append(image)
+        return images
+
+    def lighting(
+        self, files: Sequence[str | os.PathLike], batch_size: int = 16, progress: bool = True
+    ) -> np.ndarray:
+        """N x 2: the mean grey level and side imbalance of each file's face crop
+        (`models.crop.face_lighting`, what the live loop's lighting gate reads), NaN where
+        no face was found. Cached beside the embeddings; computing it needs no embedding."""
+        path = self.path.with_suffix(".light.npz")
+        table: dict[str, np.ndarray] = {}
+        if path.is_file():
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    table = {str(n): v for n, v in zip(data["names"], data["values"])}
+            except (OSError, ValueError, KeyError):
+                table = {}
+        names = [str(Path(f).resolve().relative_to(self.root)) for f in files]
+        missing = [n for n in dict.fromkeys(names) if n not in table]
+        if missing:
+            bar = tqdm(total=len(missing), desc="lighting", unit="img", disable=not progress)
+            for start in range(0, len(missing), batch_size):
+                chunk = missing[start : start + batch_size]
+                crops, _found = self.pipeline.crop_images(
+                    self._images(chunk), self.policy, margin_px=self.margin_px
+                )
+                for name, crop in zip(chunk, crops):
+                    values = face_lighting(crop) if crop is not None else (np.nan, np.nan)
+                    table[name] = np.array(values, np.float32)
+                bar.update(len(chunk))
+            bar.close()
+            keys = sorted(table)
+            _save_npz(path, names=np.array(keys), values=np.stack([table[k] for k in keys]))
+        return np.stack([table[n] for n in names]) if names else np.zeros((0, 2), np.float32)
 
     def embeddings(
         self,
@@ -117,17 +167,8 @@ class EmbeddingStore:
             unsaved = 0
             for start in range(0, len(missing), batch_size):
                 chunk = missing[start : start + batch_size]
-                images = []
-                for name in chunk:
-                    try:
-                        image = load_image(self.root / name)
-                    except FaceUnlockError as exc:
-                        raise FaceUnlockError(f"data set image unreadable: {exc}") from None
-                    if self.transform is not None:
-                        image = self.transform(image, name)
-                    images.append(image)
                 embs, flipped, found = self.pipeline.embed_images(
-                    images,
+                    self._images(chunk),
                     self.policy,
                     fallback_centre=self.fallback_centre,
                     margin_px=self.margin_px,

@@ -6,11 +6,13 @@ least M images are users; each enrols with its first K images in name order; eve
 image of theirs is a genuine attempt; impostor attempts are all images of every other
 identity with at least 2 images, except identities the network trained on (listed in the
 shipped weights). The cosine of the live embedding to the enrolled template (normalised
-mean) is the baseline, computed in the same run on the same embeddings.
+mean) is the baseline, computed in the same run on the same embeddings. Faces the live
+loop would not score (its lighting gate: too dark, or lit from one side) are not scored
+here either: a genuine one counts as refused, an impostor one as not compared.
 
 `--domain degraded` runs the same protocol on images turned into another domain
 (`unlock.lab.domain.degrade`: grayscale, gamma, blur, noise, JPEG), enrolment and attempts
-alike.
+alike; `--domain harsh-light` lights every face hard from one side or from above.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class UnlockProtocol:
     max_impostor_images: int = 0
     attempt_frames: int = 0
     progress: bool = True
+    lighting_gate: bool = True  # faces the live loop's lighting gate skips are not scored
 
 
 DOMAINS = ("plain", "degraded", "harsh-light")
@@ -128,13 +131,17 @@ class Scores:
     cos_imp: list = field(default_factory=list)
     fte: int = 0
     fta_genuine: int = 0
+    gated_genuine: int = 0
     genuine_attempts: int = 0
 
 
-def score_users(scorer, users, identities, index, emb, found, enrol, imp_emb, enroll_k) -> Scores:
+def score_users(scorer, users, identities, index, emb, faces, enrol, imp_emb, enroll_k) -> Scores:
     """Each user enrols with its first `enroll_k` images (`enrol`: (embeddings, found)) and
-    is attempted by its other images and by every impostor image."""
+    is attempted by its other images and by every impostor image. `faces`: (found, gated)
+    per image: a face was found, and the loop's lighting gate would skip it."""
     enrol_emb, enrol_found = enrol
+    found, gated = faces
+    usable = found & ~gated
     out = Scores()
     for name in users:
         rows = [index[f] for f in identities[name]]
@@ -145,14 +152,15 @@ def score_users(scorer, users, identities, index, emb, found, enrol, imp_emb, en
             continue
         enrolled = enrol_emb[enrol_rows]
         out.genuine_attempts += len(attempts)
-        live_rows = [r for r in attempts if found[r]]
-        missing = len(attempts) - len(live_rows)
-        out.fta_genuine += missing
+        live_rows = [r for r in attempts if usable[r]]
+        missing = len(attempts) - len(live_rows)  # no face, or a face the loop would not score
+        out.fta_genuine += int(np.sum(~found[attempts]))
+        out.gated_genuine += int(np.sum(gated[attempts]))
         template = enrolled.mean(axis=0)
         template /= np.linalg.norm(template)
         live = emb[live_rows]
-        # genuine attempts without a face are rejections: score them below everything
-        with_face = np.array([found[r] for r in attempts], bool)
+        # genuine attempts without a usable face are rejections: score them below everything
+        with_face = usable[attempts]
         logits = np.full(len(attempts), -np.inf)
         logits[with_face] = scorer.logit(live, enrolled)
         out.net_gen.append(logits)
@@ -160,6 +168,19 @@ def score_users(scorer, users, identities, index, emb, found, enrol, imp_emb, en
         out.net_imp.append(scorer.logit(imp_emb, enrolled))
         out.cos_imp.append(imp_emb @ template)
     return out
+
+
+def lighting_gated(store, files, found: np.ndarray, opts: UnlockProtocol) -> np.ndarray:
+    """Which images' faces the live loop's lighting gate would skip (too dark, or lit from
+    one side): never scored, as in the loop. None with `opts.lighting_gate` off."""
+    from faceunlock.unlock.app.live import lighting_gate
+    from faceunlock.unlock.config import Config
+
+    if not opts.lighting_gate:
+        return np.zeros(len(files), bool)
+    dark = Config().dark_threshold
+    light = store.lighting(files, progress=opts.progress)
+    return found & np.array([lighting_gate(m, side, dark) is not None for m, side in light])
 
 
 def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
@@ -180,22 +201,26 @@ def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
     transform, transform_name = domain_transform(opts.domain)
     root = identities[users[0]][0].parent.parent
 
-    def embed(with_pipeline, files):
-        store = EmbeddingStore(
+    def store_for(with_pipeline):
+        return EmbeddingStore(
             root,
             with_pipeline,
             policy=opts.face,
             transform=transform,
             transform_name=transform_name,
         )
-        return store.embeddings(files, flip=False, progress=opts.progress)
 
     all_files = [f for n in users for f in identities[n]] + impostor_files
-    emb, found = embed(pipeline, all_files)
+    store = store_for(pipeline)
+    emb, found = store.embeddings(all_files, progress=opts.progress)
     index = {f: i for i, f in enumerate(all_files)}
-    enrol = (emb, found) if enrol_pipeline is None else embed(enrol_pipeline, all_files)
-    imp_rows = [index[f] for f in impostor_files if found[index[f]]]
-    s = score_users(scorer, users, identities, index, emb, found, enrol, emb[imp_rows], opts.enroll)
+    enrol = (emb, found)
+    if enrol_pipeline is not None:
+        enrol = store_for(enrol_pipeline).embeddings(all_files, progress=opts.progress)
+    gated = lighting_gated(store, all_files, found, opts)
+    imp_rows = [index[f] for f in impostor_files if found[index[f]] and not gated[index[f]]]
+    faces = (found, gated)
+    s = score_users(scorer, users, identities, index, emb, faces, enrol, emb[imp_rows], opts.enroll)
     attempts = None
     if opts.attempt_frames:
         row_of = {r: i for i, r in enumerate(imp_rows)}
@@ -213,7 +238,8 @@ def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
     baseline_threshold = float(scorer.meta.get("baseline", {}).get("cosine_threshold", np.nan))
     baseline = operating_figures(cos_gen, cos_imp, baseline_threshold, FAR_POINTS)
     baseline["cosine_threshold"] = baseline_threshold
-    fta_impostor = len(impostor_files) - len(imp_rows)
+    imp_index = [index[f] for f in impostor_files]
+    fta_impostor = int(np.sum(~found[imp_index]))
     result = {
         "data": str(Path(data)),
         "domain": opts.domain,
@@ -229,6 +255,9 @@ def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
         "fta": s.fta_genuine + fta_impostor,
         "fta_genuine": s.fta_genuine,
         "fta_impostor": fta_impostor,
+        "lighting_gate": opts.lighting_gate,
+        "gated_genuine": s.gated_genuine,
+        "gated_impostor": int(np.sum(gated[imp_index])),
         **operating_figures(net_gen, net_imp, 0.0, FAR_POINTS),  # logit 0 <=> p = 0.5
         "calibration": scorer.meta.get("calibration", {}),
         "baseline": baseline,

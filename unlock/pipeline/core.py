@@ -108,21 +108,22 @@ class FacePipelineCore:
             )
         return sample
 
-    def embed_images(
+    def crop_images(
         self,
         images: list[np.ndarray],
         policy: str = "largest",
         fallback_centre: bool = False,
         margin_px: float | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Embeddings of many images (batched): (plain N x 512, with-mirror N x 512, found).
+    ) -> tuple[list[np.ndarray | None], np.ndarray]:
+        """One 160 x 160 crop per image (batched detection) and the face-found flags.
 
-        Images without a face get NaN rows, or with `fallback_centre` the embedding of a
-        centred box covering the middle 44 % of the image (for pre-aligned data sets).
-        `margin_px` overrides the proportional crop margin (see models.crop.crop_face).
+        Images without a face get None, or with `fallback_centre` the crop of a centred box
+        covering the middle 44 % of the image (for pre-aligned data sets). `margin_px`
+        overrides the proportional crop margin (see models.crop.crop_face).
         """
         faces_per_image = self.detector.infer_batch(images)
-        crops, found = [], np.zeros(len(images), bool)
+        crops: list[np.ndarray | None] = []
+        found = np.zeros(len(images), bool)
         for i, (image, faces) in enumerate(zip(images, faces_per_image)):
             face = choose_face(faces, image.shape, policy)
             found[i] = face is not None
@@ -133,6 +134,20 @@ class FacePipelineCore:
                 h, w = image.shape[:2]
                 face = Face((w * 0.28, h * 0.28, w * 0.72, h * 0.72), 0.0, np.zeros((5, 2)))
             crops.append(crop_face(image, face, margin_px=margin_px))
+        return crops, found
+
+    def embed_images(
+        self,
+        images: list[np.ndarray],
+        policy: str = "largest",
+        fallback_centre: bool = False,
+        margin_px: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Embeddings of many images (batched): (plain N x 512, with-mirror N x 512, found).
+
+        Images without a crop (see `crop_images`) get NaN rows.
+        """
+        crops, found = self.crop_images(images, policy, fallback_centre, margin_px)
         valid = [c for c in crops if c is not None]
         plain = np.full((len(images), 512), np.nan, np.float32)
         flipped = plain.copy()
