@@ -309,6 +309,17 @@ def self_check(scorer, embeddings: np.ndarray) -> float | None:
     return float(np.median(ps))
 
 
+def _check_same_person(scorer, embeddings: np.ndarray, profile: Profile, source: str) -> None:
+    """Refuse an added appearance that is not recognised as the profile's person."""
+    best = float(scorer.probability(embeddings, profile).max())
+    if best < scorer.threshold:
+        raise FaceUnlockError(
+            f"the face in {source} does not match {profile.name}'s profile (best p "
+            f"{best:.2f} < {scorer.threshold}): an added appearance must be the same person, "
+            "recognised on at least one frame; to enrol someone else, use another name"
+        )
+
+
 def _file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -354,14 +365,6 @@ def enrol(
         pipeline, source, frames, gates, progress, crops, guide=guide
     )
     scorer = UnlockScorer()
-    if existing is not None:
-        best = float(scorer.probability(embeddings, existing).max())
-        if best < scorer.threshold:
-            raise FaceUnlockError(
-                f"the face in {source} does not match {name}'s profile (best p {best:.2f} < "
-                f"{scorer.threshold}): an added appearance must be the same person, "
-                "recognised on at least one frame; to enrol someone else, use another name"
-            )
     now = datetime.now(UTC).isoformat()
     appearance = {
         "date": now,
@@ -373,26 +376,42 @@ def enrol(
         "pairwise_cosine": round(report.pairwise_cosine, 4),
         "good_frames": int(report.good),
     }
-    if existing is not None:
-        combined = np.concatenate([existing.embeddings, embeddings])[-MAX_EMBEDDINGS:]
-        profile = existing
-        profile.embeddings = combined
-        profile.updated = now
-        profile.appearances += 1
-        profile.source = f"{existing.source}; {source}" if existing.source else source
-        profile.extra.setdefault("appearances", []).append(appearance)
-    else:
-        profile = Profile(
-            name=name,
-            embeddings=embeddings,
-            weights_sha256=pipeline.weights_sha256,
-            source=source,
-            created=now,
-            extra={"appearances": [appearance]},
-        )
-    profile.extra["unlock_net_sha256"] = _file_sha256(WEIGHTS_PATH)
-    profile.extra["self_check_p"] = self_check(scorer, profile.embeddings)
-    store.save(profile)
+
+    def combine(current: Profile | None) -> Profile:
+        # read fresh under the user's lock: another enrolment or a removal may have run
+        if add and current is None:
+            raise FaceUnlockError(f"{name} was removed while this enrolment ran; nothing saved")
+        if not add and current is not None:
+            raise FaceUnlockError(
+                f"user {name!r} was enrolled by another enrolment meanwhile; nothing saved "
+                f"(use --add to add this appearance)"
+            )
+        if current is not None:
+            _check_same_person(scorer, embeddings, current, source)
+            profile = current
+            profile.embeddings = np.concatenate([current.embeddings, embeddings])[
+                -MAX_EMBEDDINGS:
+            ]
+            profile.updated = now
+            profile.appearances += 1
+            profile.source = f"{current.source}; {source}" if current.source else source
+            profile.extra.setdefault("appearances", []).append(appearance)
+        else:
+            profile = Profile(
+                name=name,
+                embeddings=embeddings,
+                weights_sha256=pipeline.weights_sha256,
+                source=source,
+                created=now,
+                extra={"appearances": [appearance]},
+            )
+        profile.extra["unlock_net_sha256"] = _file_sha256(WEIGHTS_PATH)
+        profile.extra["self_check_p"] = self_check(scorer, profile.embeddings)
+        return profile
+
+    if existing is not None:  # refuse another person before anything else is done
+        _check_same_person(scorer, embeddings, existing, source)
+    profile = store.update(name, combine)
     if crops:
         folder = save_snapshots(store, name, crops, now)
         if progress:

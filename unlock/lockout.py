@@ -16,14 +16,10 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no advisory locks, counts may race
-    fcntl = None
-
+from unlock.filelock import exclusive
 from unlock.paths import data_dir
 
 LOCKOUT_FILE = "lockout.json"
@@ -70,19 +66,9 @@ class Lockout:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def _exclusive(self) -> contextlib.AbstractContextManager[None]:
         """Hold an advisory lock so that concurrent processes never lose a count."""
-        if fcntl is None:
-            yield
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        return exclusive(self.path.parent / LOCK_FILE)
 
     @property
     def failures(self) -> int:
