@@ -72,12 +72,20 @@ def reset_adaptive(name: str, home=None) -> int:
     """Clear a user's adaptive entries (the enrolled core stays)."""
     from faceunlock.enroll.profile import ProfileStore
     from faceunlock.unlock.app.adaptive import reset
+    from faceunlock.unlock.errors import FaceUnlockError
 
     store = ProfileStore(home)
-    profile = store.load(name)
-    removed = reset(profile)
-    store.save(profile)
-    print(f"{name}: removed {removed} adaptive embedding(s); the enrolled core is unchanged")
+    store.load(name)  # an unknown or damaged profile says so
+    removed = []
+
+    def clear(current):
+        if current is None:
+            raise FaceUnlockError(f"{name} was removed meanwhile")
+        removed.append(reset(current))
+        return current
+
+    store.update(name, clear)
+    print(f"{name}: removed {removed[0]} adaptive embedding(s); the enrolled core is unchanged")
     return 0
 
 

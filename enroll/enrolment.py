@@ -318,6 +318,17 @@ def self_check(scorer, embeddings: np.ndarray) -> float | None:
     return float(np.median(ps))
 
 
+def _check_same_person(scorer, embeddings: np.ndarray, profile: Profile, source: str) -> None:
+    """Refuse an added appearance that is not recognised as the profile's person."""
+    best = float(scorer.probability(embeddings, profile).max())
+    if best < scorer.threshold:
+        raise FaceUnlockError(
+            f"the face in {source} does not match {profile.name}'s profile (best p "
+            f"{best:.2f} < {scorer.threshold}): an added appearance must be the same person, "
+            "recognised on at least one frame; to enrol someone else, use another name"
+        )
+
+
 def _existing_profile(store: ProfileStore, name: str, add: bool, pipeline, scorer):
     """The profile `--add` adds to (None without --add), or why enrolment cannot go on."""
     if not add:
@@ -407,14 +418,8 @@ def enrol(
     embeddings, report = collect_embeddings(
         pipeline, source, frames, gates, progress, crops, guide=guide
     )
-    if existing is not None:
-        best = float(scorer.probability(embeddings, existing).max())
-        if best < scorer.threshold:
-            raise FaceUnlockError(
-                f"the face in {source} does not match {name}'s profile (best p {best:.2f} < "
-                f"{scorer.threshold}): an added appearance must be the same person, "
-                "recognised on at least one frame; to enrol someone else, use another name"
-            )
+    if existing is not None:  # refuse another person before anything else is done
+        _check_same_person(scorer, embeddings, existing, source)
     now = datetime.now(UTC).isoformat()
     appearance = {
         "date": now,
@@ -426,10 +431,25 @@ def enrol(
         "pairwise_cosine": round(report.pairwise_cosine, 4),
         "good_frames": int(report.good),
     }
-    profile = _with_appearance(existing, name, embeddings, pipeline, source, appearance, now)
-    profile.extra["unlock_net_sha256"] = scorer.weights_sha256
-    profile.extra["self_check_p"] = self_check(scorer, profile.embeddings)
-    store.save(profile)
+
+    def combine(current: Profile | None) -> Profile:
+        # read fresh under the user's lock: another enrolment or a removal may have run
+        if add and current is None:
+            raise FaceUnlockError(f"{name} was removed while this enrolment ran; nothing saved")
+        if not add and current is not None:
+            raise FaceUnlockError(
+                f"user {name!r} was enrolled by another enrolment meanwhile; nothing saved "
+                f"(use --add to add this appearance)"
+            )
+        if current is not None:
+            require_compatible(current, pipeline.weights_sha256, scorer.weights_sha256)
+            _check_same_person(scorer, embeddings, current, source)
+        profile = _with_appearance(current, name, embeddings, pipeline, source, appearance, now)
+        profile.extra["unlock_net_sha256"] = scorer.weights_sha256
+        profile.extra["self_check_p"] = self_check(scorer, profile.embeddings)
+        return profile
+
+    profile = store.update(name, combine)
     if crops:
         folder = save_snapshots(store, name, crops, now)
         if progress:

@@ -24,6 +24,7 @@ import secrets
 import shutil
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +33,7 @@ import numpy as np
 
 from faceunlock.models.files import TEMP_PREFIX, fsync_dir, write_private_file
 from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.filelock import exclusive
 from faceunlock.unlock.paths import data_dir
 
 PROFILE_VERSION = 2
@@ -307,6 +309,26 @@ class ProfileStore:
         self._remove_stale_temporaries()
         return path
 
+    def user_lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """The user's lock: enrolment, removal and adaptive updates of one user never
+        interleave (each reads the profile fresh under it)."""
+        return exclusive(self.home / "locks" / f"{check_user_name(name)}.lock")
+
+    def update(
+        self, name: str, change: Callable[[Profile | None], Profile | None]
+    ) -> Profile | None:
+        """Read-modify-write one user's profile under the user's lock.
+
+        `change(current profile, or None when there is none)` returns the profile to save,
+        or None to save nothing; its FaceUnlockError leaves the profile as it was.
+        """
+        with self.user_lock(name):
+            current = self.load(name) if self.exists(name) else None
+            updated = change(current)
+            if updated is not None:
+                self.save(updated)
+            return updated
+
     def snapshot_folder(self, name: str) -> Path:
         """Where `enroll --save-snapshots` keeps the user's face crops."""
         return self.home / "snapshots" / check_user_name(name)
@@ -314,12 +336,14 @@ class ProfileStore:
     def remove(self, name: str) -> None:
         """Delete the user's profile and any face snapshots saved at enrolment."""
         path = self.path(name)
-        if not path.is_file():
-            raise FaceUnlockError(
-                f"unknown user {name!r}; `faceunlock users list` shows who is enrolled"
-            )
-        path.unlink()
-        fsync_dir(self.folder)
+        with self.user_lock(name):
+            if not path.is_file():
+                raise FaceUnlockError(
+                    f"unknown user {name!r}; `faceunlock users list` shows who is enrolled"
+                )
+            path.unlink()
+            fsync_dir(self.folder)
+        self._remove_stale_temporaries()
         snapshots = self.snapshot_folder(name)
         if snapshots.is_symlink():  # never follow it out of the data directory
             snapshots.unlink()

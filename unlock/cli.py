@@ -115,6 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from faceunlock.unlock.paths import writable_by_others
+
+    for folder in writable_by_others(args.home):
+        print(
+            f"faceunlock: warning: {folder} can be written by other users (mode "
+            f"{folder.stat().st_mode & 0o777:o}): they could replace profiles or reset the "
+            f"lockout; run `chmod 700 {folder}`",
+            file=sys.stderr,
+        )
     try:
         return int(args.func(args) or 0)
     except FaceUnlockError as exc:

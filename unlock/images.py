@@ -54,12 +54,43 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+# The formats cameras, phones and screenshots produce, by their first bytes. Anything else
+# (Radiance HDR, OpenEXR, JPEG 2000, ...) is refused before a decoder sees it.
+_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"P5", "PGM"),
+    (b"P6", "PPM"),
+)
+
+
+def image_format(data: bytes) -> str | None:
+    """The accepted format of image bytes (JPEG, PNG, WebP, BMP, TIFF, PGM, PPM), or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((fmt for magic, fmt in _MAGIC if data.startswith(magic)), None)
+
+
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
-    """Decode image bytes into a BGR uint8 array (any depth, alpha or palette is converted)."""
+    """Decode image bytes into a BGR uint8 array (any depth, alpha or palette is converted).
+
+    Only the formats of `image_format` are decoded, and only after their header says the
+    image has at most MAX_PIXELS pixels.
+    """
     if not data:
         raise FaceUnlockError(f"{name}: the file is empty")
+    if image_format(data) is None:
+        raise FaceUnlockError(
+            f"{name}: not a readable image (faceunlock reads JPEG, PNG, WebP, BMP, TIFF, "
+            "PGM and PPM)"
+        )
     size = _header_size(data)
-    if size is not None and size[0] * size[1] > MAX_PIXELS:
+    if size is None:
+        raise FaceUnlockError(f"{name}: not a readable image (its header is damaged)")
+    if size[0] * size[1] > MAX_PIXELS:
         raise FaceUnlockError(
             f"{name}: the image claims {size[0]} x {size[1]} pixels, more than the "
             f"{MAX_PIXELS // 1_000_000} megapixels faceunlock accepts; resize it first"

@@ -20,3 +20,21 @@ def data_dir(home: str | os.PathLike | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def writable_by_others(home: str | os.PathLike | None = None) -> list[Path]:
+    """The data directory and its folders that other users may write to (mode g+w/o+w).
+
+    Anyone who can write there can replace a profile's file, delete the lockout counter or
+    swap the secret key; faceunlock warns about them.
+    """
+    root = data_dir(home)
+    found = []
+    for folder in (root, root / "profiles", root / "locks"):
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            continue
+        if mode & 0o022 and not folder.is_symlink():
+            found.append(folder)
+    return found

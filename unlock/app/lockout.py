@@ -15,15 +15,11 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no advisory locks, counts may race
-    fcntl = None
+from collections.abc import Callable
 
 from faceunlock.models.files import write_private_file
 from faceunlock.unlock.errors import FaceUnlockError
+from faceunlock.unlock.filelock import exclusive
 from faceunlock.unlock.paths import data_dir
 
 LOCKOUT_FILE = "lockout.json"
@@ -59,19 +55,9 @@ class Lockout:
     def _write(self, state: dict) -> None:
         write_private_file(self.path, json.dumps(state).encode())
 
-    @contextlib.contextmanager
-    def _exclusive(self) -> Iterator[None]:
+    def _exclusive(self) -> contextlib.AbstractContextManager[None]:
         """Hold an advisory lock so that concurrent processes never lose a count."""
-        if fcntl is None:
-            yield
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path.parent / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        return exclusive(self.path.parent / LOCK_FILE)
 
     @property
     def failures(self) -> int:

@@ -98,10 +98,14 @@ def refresh_adaptive(store, profiles: list, summary, scorer) -> bool:
     if frame is None or frame.best_hit is None or profile is None:
         return False
     p, embedding = frame.best_hit
-    if not adapt(profile, embedding, float(p), scorer):
-        return False
-    store.save(profile)
-    return True
+
+    def add_entry(current):
+        # the profile as it is now (an enrolment may have added to it, or it was removed)
+        if current is None or not adapt(current, embedding, float(p), scorer):
+            return None
+        return current
+
+    return store.update(profile.name, add_entry) is not None
 
 
 def make_liveness(wanted: bool):
