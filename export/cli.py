@@ -87,6 +87,11 @@ def write_bundle_atomically(out: Path, build) -> dict:
     return manifest
 
 
+def file_size(size: int) -> str:
+    """A file size for people: KB below 1 MB (so a 30 KB network is not "0.0 MB")."""
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} KB"
+
+
 def _models_only(args: argparse.Namespace) -> int:
     """Write the onnx runtime's networks (default: into its cache) and seal them."""
     from faceunlock.models.facenet.graph_source import weights_checksum
@@ -100,7 +105,7 @@ def _models_only(args: argparse.Namespace) -> int:
     paths = export_runtime_models(out, int8=args.int8, opset=args.opset)
     seal_if_enrolled(out, args.home)
     for path in paths.values():
-        print(f"{path}  {path.stat().st_size / 1e6:.1f} MB")
+        print(f"{path}  {file_size(path.stat().st_size)}")
     return 0
 
 
@@ -123,9 +128,7 @@ def run(args: argparse.Namespace) -> int:
     )
     summary = {
         "out": str(out),
-        "files": {
-            name: f"{info['bytes'] / 1e6:.1f} MB" for name, info in manifest["files"].items()
-        },
+        "files": {name: file_size(info["bytes"]) for name, info in manifest["files"].items()},
         "parity": manifest["parity"],
     }
     json.dump(summary, sys.stdout, indent=1)

@@ -69,12 +69,23 @@ def convert_to_ort(paths: list[Path]) -> list[Path]:
     """Write onnxruntime's .ort format (for its mobile builds) beside each model."""
     import contextlib
     import io
+    import logging
     import shutil
 
-    from onnxruntime.tools.convert_onnx_models_to_ort import (
-        OptimizationStyle,
-        convert_onnx_models_to_ort,
-    )
+    # onnxruntime's tools call logging.basicConfig when imported (a root handler that would
+    # print their INFO lines, and faceunlock's, with time stamps): a placeholder handler
+    # makes that a no-op, and their own loggers keep only warnings
+    root = logging.getLogger()
+    placeholder = logging.NullHandler()
+    root.addHandler(placeholder)
+    try:
+        from onnxruntime.tools.convert_onnx_models_to_ort import (
+            OptimizationStyle,
+            convert_onnx_models_to_ort,
+        )
+    finally:
+        root.removeHandler(placeholder)
+    logging.getLogger("ort_format_model.utils").setLevel(logging.WARNING)
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -64,3 +64,30 @@ def test_demo_headless_writes_videos_and_tells_the_truth(tmp_path, monkeypatch, 
     video = cv2.VideoCapture(lin["video"])
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 165
     video.release()
+
+
+def test_demo_shows_progress_runs_onnx_and_says_what_it_looked_at(
+    tmp_path, home, monkeypatch, capsys
+):
+    """A quick demo as a user runs it: progress on stderr, the fast runtime even when the
+    user's config says torch, and a verdict about the 30 frames it looked at."""
+    from faceunlock.unlock.cli import main
+    from faceunlock.unlock.pipeline import runtime
+
+    used = []
+    load = runtime.load_pipeline
+    monkeypatch.setattr(
+        runtime, "load_pipeline", lambda name, *a, **k: used.append(name) or load(name, *a, **k)
+    )
+    assert main(["config", "set", "runtime", "torch"]) == 0
+    code = main(["demo", "--no-window", "--max-frames", "30", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0 and used == ["onnx"]
+    assert (
+        "Lin-Manuel Miranda does not face the camera in the 30 frames looked at (he does "
+        "from frame 82)" in " ".join(out.split())
+    )
+    assert "never facing" not in out
+    for who in ("Lin-Manuel Miranda", "Alex Lacamoire"):
+        assert f"{who}: enrolling" in err and f"{who}: unlock loop" in err
+    assert "30/30" in err

@@ -174,9 +174,9 @@ def test_users_list_and_remove(shared_pipeline, home, powell_folder, capsys):
     assert main(["users", "list", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["name"], r["embeddings"]) for r in rows] == [("colin", 5)]
-    assert main(["users", "remove", "colin"]) == 0
+    assert main(["users", "remove", "colin", "-y"]) == 0
     assert ProfileStore().names() == []
-    assert main(["users", "remove", "colin"]) == 2
+    assert main(["users", "remove", "colin", "-y"]) == 2
 
 
 def test_verify_errors(shared_pipeline, home, tmp_path, powell_folder, lfw_fixtures, capsys):

@@ -132,3 +132,14 @@ def test_export_needs_user_and_valid_opset(home, capsys):
     assert "--opset" in capsys.readouterr().err
     assert main(["export", "--user", "nobody", "--out", str(home / "x")]) == 2
     assert "unknown user" in capsys.readouterr().err
+
+
+def test_export_command_prints_small_files_in_kb_and_no_library_logs(enrolled, tmp_path, cli):
+    """`faceunlock export` as a user runs it: no onnxruntime INFO line, KB below 1 MB."""
+    home, _ = enrolled
+    result = cli("export", "--user", "lin", "--out", str(tmp_path / "bundle"), home=home)
+    assert result.returncode == 0, result.stderr
+    assert "INFO" not in result.stderr and "Created config" not in result.stderr
+    files = json.loads(result.stdout)["files"]
+    assert files["pnet.onnx"].endswith(" KB") and float(files["pnet.onnx"].split()[0]) > 1
+    assert files["embedder.onnx"].endswith(" MB")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -137,3 +139,46 @@ def test_info_lists_weights_checksum(cli):
     info = json.loads(result.stdout)
     assert len(info["embedding_weights"]["source_sha256"]) == 64
     assert info["packages"]["facenet-pytorch"] == "2.5.3"
+
+
+def test_a_second_info_reuses_the_checksum_without_torch(tmp_path):
+    """`info` hashes the 94 MB graph once per file version, and never imports torch."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from faceunlock.unlock.cli import main; main(['info', '--json']); "
+        "print('torch' in sys.modules)"
+    )
+    env = {**os.environ, "FACEUNLOCK_CACHE": str(tmp_path / "cache")}
+
+    def info() -> tuple[dict, str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        text, torch_loaded = done.stdout.rsplit("}", 1)
+        return json.loads(text + "}"), torch_loaded.strip()
+
+    first, torch_loaded = info()
+    assert torch_loaded == "False"
+    memo = tmp_path / "cache" / "graph-sha256.json"
+    remembered = json.loads(memo.read_text())
+    assert remembered["sha256"] == first["embedding_weights"]["source_sha256"]
+    memo.write_text(json.dumps({**remembered, "sha256": "f" * 64}))
+    second, _ = info()
+    assert second["embedding_weights"]["source_sha256"] == "f" * 64  # not hashed again
+
+
+def test_the_remembered_checksum_follows_the_file(tmp_path):
+    import hashlib
+
+    from faceunlock.models.facenet.graph_source import remembered_sha256
+
+    graph = tmp_path / "graph.pb"
+    graph.write_bytes(b"one")
+    assert remembered_sha256(graph, tmp_path / "c") == hashlib.sha256(b"one").hexdigest()
+    graph.write_bytes(b"two")
+    os.utime(graph, ns=(1, 1))  # another size or time: hashed again
+    assert remembered_sha256(graph, tmp_path / "c") == hashlib.sha256(b"two").hexdigest()

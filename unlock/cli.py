@@ -34,14 +34,66 @@ def build_parser() -> argparse.ArgumentParser:
         prog="faceunlock",
         description="On-device face unlock: enrol your face, unlock with a webcam, export to ONNX.",
     )
-    parser.add_argument(
-        "--home",
-        help="data directory (profiles, key, config, lockout state); default $FACEUNLOCK_HOME "
-        "or the platform's user data directory",
-    )
+    parser.add_argument("--home", help=HOME_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     register(sub, COMMAND_MODULES)
+    for each in all_parsers(parser):
+        each.formatter_class = HelpFormatter
+        if each is not parser:  # `--home DIR` after the command means the same as before it
+            each.add_argument("--home", default=argparse.SUPPRESS, help=HOME_HELP)
     return parser
+
+
+HOME_HELP = (
+    "data directory (profiles, key, config, lockout state); default: $FACEUNLOCK_HOME if "
+    "set, else the platform's user data directory (`faceunlock info` prints it)"
+)
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """`parser` and every parser of its subcommands, at any depth, each once (aliases such
+    as `enrol` share their command's parser)."""
+    found: list[argparse.ArgumentParser] = []
+    todo = [parser]
+    while todo:
+        current = todo.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(action.choices.values())
+    return found
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with each option's default shown (unless its help already names
+    it, or it has none) and the line breaks of descriptions and epilogs kept."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or any(action.default is none for none in (None, False, argparse.SUPPRESS))
+            or not action.option_strings
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import re
+        import textwrap
+
+        lines = []
+        for line in text.splitlines():
+            hanging = "    " if re.match(r"\S+: ", line) else ""  # "KEY: meaning" lines
+            words = " ".join(line.split())
+            lines.append(
+                textwrap.fill(
+                    words, width, initial_indent=indent, subsequent_indent=indent + hanging
+                )
+            )
+        return "\n".join(lines)
 
 
 def show_library_logs() -> None:

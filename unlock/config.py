@@ -30,7 +30,7 @@ class Config:
     lockout_attempts: int = 5  # failed attempts before lockout (Android strong biometric)
     lockout_s: float = 30.0  # lockout duration
     min_face_size: int = 80  # px; smaller faces are ignored in live use
-    dark_threshold: float = 40.0  # mean grey level below which a frame is skipped as too dark
+    dark_threshold: float = 40.0  # frames whose brightest 1 % (or faces whose mean) is darker
     liveness: bool = False  # ask for a head movement and reject flat pictures
     adaptive: bool = True  # confident unlocks may refresh the profile's adaptive part
     runtime: str = "onnx"  # onnx (onnxruntime, no torch) or torch (the reference)
@@ -43,7 +43,8 @@ OPTION_HELP = {
     "lockout_attempts": "failed attempts in a row before a lockout (1..100)",
     "lockout_s": "seconds a lockout lasts (0..86400)",
     "min_face_size": "faces smaller than this many pixels are ignored (20..1000)",
-    "dark_threshold": "frames with a mean grey level below this are skipped as too dark (0..254)",
+    "dark_threshold": "grey level: frames whose brightest 1 % (99th percentile) is darker, or "
+    "faces whose mean is darker, are skipped as too dark (0..254)",
     "liveness": "ask for a small head movement and refuse flat pictures (true/false)",
     "runtime": "inference runtime when --runtime is not given: onnx (fast, no torch) or "
     "torch (the reference)",

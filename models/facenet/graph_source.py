@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 from pathlib import Path
+
+from faceunlock.models.files import atomic_path
 
 
 def source_graph_path() -> Path:
@@ -34,6 +37,35 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def cached_weights_path(cache: Path, graph_sha256: str) -> Path:
+    """Where the converted state dict for a graph with this checksum is cached."""
+    return cache / f"facenet-casia-webface-{graph_sha256[:16]}.pt"
+
+
+def remembered_sha256(path: Path, cache: Path) -> str:
+    """SHA-256 of `path`, remembered in `cache` for as long as the file keeps its size and
+    modification time (a second `faceunlock info` does not read the 94 MB graph again).
+
+    Only for showing the checksum: what names profiles and caches hashes the file itself.
+    """
+    stat = path.stat()
+    key = {"path": str(path.resolve()), "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    memo = cache / "graph-sha256.json"
+    try:
+        known = json.loads(memo.read_text())
+        if {k: known.get(k) for k in key} == key and len(known.get("sha256", "")) == 64:
+            return known["sha256"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    checksum = sha256_file(path)
+    try:
+        with atomic_path(memo, 0o644) as tmp:
+            tmp.write_text(json.dumps({**key, "sha256": checksum}))
+    except OSError:
+        pass  # a read-only cache: hash again next time
+    return checksum
 
 
 def weights_checksum() -> str:

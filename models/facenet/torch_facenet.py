@@ -15,7 +15,11 @@ from facenet_pytorch import InceptionResnetV1
 from torch import nn
 
 from faceunlock.models.cache import cache_dir
-from faceunlock.models.facenet.graph_source import sha256_file, source_graph_path
+from faceunlock.models.facenet.graph_source import (
+    cached_weights_path,
+    sha256_file,
+    source_graph_path,
+)
 from faceunlock.models.facenet.tf_graph import GraphNode, read_graph
 from faceunlock.models.files import atomic_path
 
@@ -106,11 +110,6 @@ def convert_graph(graph_bytes: bytes) -> dict[str, torch.Tensor]:
         [b.scale for b in [*model.repeat_1, *model.repeat_2, *model.repeat_3, model.block8]]
     )
     return state
-
-
-def cached_weights_path(cache: Path, graph_sha256: str) -> Path:
-    """Where the converted state dict for a graph with this checksum is cached."""
-    return cache / f"facenet-casia-webface-{graph_sha256[:16]}.pt"
 
 
 def load_facenet(cache: Path | None = None) -> tuple[InceptionResnetV1, str]:

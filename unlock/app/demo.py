@@ -47,10 +47,11 @@ def timeline(results, fps: float) -> list[dict]:
 
 
 def verdict(name: str, results) -> tuple[bool, str]:
-    """Whether the run told the truth, and a sentence saying so."""
+    """Whether the run told the truth, and a sentence saying so (of the frames looked at)."""
     unlocked = [r.index for r in results if r.state == "unlocked"]
     seen = {r.index for r in results}
-    allowed = facing_frames(name) & seen
+    facing = facing_frames(name)
+    allowed = facing & seen
     wrong = [i for i in unlocked if i not in allowed]
     other = [r.index for r in results if r.state == "unlocked" and r.user != name]
     who = PEOPLE[name]
@@ -62,10 +63,13 @@ def verdict(name: str, results) -> tuple[bool, str]:
             "but it never unlocked"
         )
     if not allowed:
-        return True, (
-            f"right: never unlocked; {who} is never facing the camera in this clip, and "
-            "nobody else unlocked for him"
-        )
+        where = "never faces the camera in this clip"
+        if facing:  # he does, after the frames looked at
+            where = (
+                f"does not face the camera in the {len(seen)} frames looked at (he does from "
+                f"frame {min(facing)})"
+            )
+        return True, f"right: never unlocked; {who} {where}, and nobody else unlocked for him"
     first = min(unlocked)
     return True, (
         f"right: UNLOCKED on {len(unlocked)} of the {len(allowed)} frames where {who} faces "
@@ -87,8 +91,26 @@ class _FirstFrames:
         return self.source.read()
 
 
-def run_one(name, pipeline, home: Path, out: Path | None, window, limit=None) -> dict:
-    """Enrol `name` from his photo into `home`, run the loop over the clip; the report."""
+class _Progress:
+    """The `on_frame` hook that also moves a progress bar (tqdm on stderr) a frame on."""
+
+    def __init__(self, on_frame, bar) -> None:
+        self.on_frame, self.bar = on_frame, bar
+
+    def __call__(self, frame, result):
+        self.bar.update(1)
+        return self.on_frame(frame, result)
+
+
+def run_one(
+    name, pipeline, home: Path, out: Path | None, window, limit=None, progress: bool = False
+) -> dict:
+    """Enrol `name` from his photo into `home`, run the loop over the clip; the report.
+    `progress`: a progress bar on stderr while he is enrolled and the clip runs."""
+    import sys
+
+    from tqdm import tqdm
+
     from faceunlock.enroll.enrolment import enrol
     from faceunlock.enroll.profile import ProfileStore
     from faceunlock.models.unlock_head.scorer import UnlockScorer
@@ -98,6 +120,9 @@ def run_one(name, pipeline, home: Path, out: Path | None, window, limit=None) ->
     from faceunlock.unlock.config import Config
     from faceunlock.unlock.sources import open_source
 
+    who = PEOPLE[name]
+    if progress:
+        print(f"{who}: enrolling from {photo_path(name).name}", file=sys.stderr, flush=True)
     store = ProfileStore(home)
     photo = photo_path(name)
     profile = enrol(pipeline, str(photo), name, frames=1, store=store, progress=False)
@@ -112,11 +137,24 @@ def run_one(name, pipeline, home: Path, out: Path | None, window, limit=None) ->
         video = out / f"demo-{name}.mp4"
         recorder = Recorder(video, source.fps, (frame.shape[1], frame.shape[0]))
     session = Session(loop, window=window, recorder=recorder)
+    total = min(source.frame_count, limit) if limit is not None else source.frame_count
+    bar = tqdm(
+        total=total or None,
+        desc=f"{who}: unlock loop",
+        unit="frame",
+        file=sys.stderr,
+        disable=not progress,
+    )
     try:
         summary = run_attempt(
-            loop, _FirstFrames(source, limit), 3600, on_frame=session, stop_on_unlock=False
+            loop,
+            _FirstFrames(source, limit),
+            3600,
+            on_frame=_Progress(session, bar),
+            stop_on_unlock=False,
         )
     finally:
+        bar.close()
         if recorder is not None:
             recorder.close()
         source.close()

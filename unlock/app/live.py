@@ -357,6 +357,12 @@ class Summary:
                     "(liveness is on: turn your head a little)"
                 )
             scored = count(LOCKED, 0)
+            if (self.best_p or 0.0) >= 0.5:  # recognised, on too few frames for k of n
+                return (
+                    f"recognised (best p {shown:.2f}), but not on enough of the {scored} "
+                    "frames with a face: unlock needs p >= 0.5 on k of the last n frames "
+                    "(`faceunlock config`); face the camera a little longer"
+                )
             return f"not recognised: best p {shown:.2f} < 0.5 on {scored} frames with a face"
         if count(UNEVEN_LIGHT, 0):
             return (

@@ -6,8 +6,11 @@ display exists; `Recorder` writes the annotated frames to a video file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -144,13 +147,41 @@ def display_available() -> bool:
     return True  # a remote display (host:0): let OpenCV try
 
 
+FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts")
+
+
+@contextlib.contextmanager
+def _qt_font_dir() -> Iterator[None]:
+    """While Qt starts: a font directory that exists.
+
+    opencv-python points QT_QPA_FONTDIR at a `cv2/qt/fonts` folder its wheels do not ship,
+    and Qt then prints two lines of warnings for every font lookup. The variable is set
+    only while the window is created (Qt reads it then) and restored after, so child
+    processes see what they saw before. FACEUNLOCK_DEBUG=1 keeps Qt's warnings.
+    """
+    wanted = os.environ.get("QT_QPA_FONTDIR")
+    if wanted is None or Path(wanted).is_dir() or os.environ.get("FACEUNLOCK_DEBUG"):
+        yield
+        return
+    found = next((d for d in FONT_DIRS if Path(d).is_dir()), None)
+    os.environ["QT_QPA_FONTDIR"] = found or tempfile.mkdtemp(prefix="faceunlock-qt-fonts-")
+    try:
+        yield
+    finally:
+        if not found:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.environ["QT_QPA_FONTDIR"])
+        os.environ["QT_QPA_FONTDIR"] = wanted
+
+
 class Window:
     """An OpenCV highgui window; `show` returns the key pressed ('' when none)."""
 
     def __init__(self, title: str = "faceunlock") -> None:
         self.title = title
         try:
-            cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE)
+            with _qt_font_dir():
+                cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE)
         except cv2.error as exc:
             raise FaceUnlockError(f"cannot open a window ({exc}); use --no-window") from None
 

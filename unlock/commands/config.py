@@ -75,6 +75,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def keys_text() -> str:
+    """The options, one a line: KEY: meaning (default value)."""
+    from faceunlock.unlock.config import OPTION_HELP, Config
+
+    defaults = asdict(Config())
+    lines = ["KEY is one of:"]
+    for key, meaning in OPTION_HELP.items():
+        value = str(defaults[key]).lower() if isinstance(defaults[key], bool) else defaults[key]
+        lines.append(f"{key}: {meaning} (default {value})")
+    return "\n".join(lines)
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register `config` with its actions show, path, set, reset."""
     p = sub.add_parser(
@@ -87,7 +99,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     show = actions.add_parser("show", help="the effective settings and the file they come from")
     show.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="as JSON")
     actions.add_parser("path", help="print the config file's path")
-    s = actions.add_parser("set", help="set one option: config set KEY VALUE")
+    s = actions.add_parser(
+        "set",
+        help="set one option: config set KEY VALUE",
+        description="Set one option in config.toml; `faceunlock config reset KEY` undoes it.",
+        epilog=keys_text(),
+    )
     s.add_argument("key", metavar="KEY")
     s.add_argument("value", metavar="VALUE")
     r = actions.add_parser("reset", help="back to defaults (all options, or the KEYs given)")

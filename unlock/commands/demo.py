@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from faceunlock.models.mtcnn.params import LIVE_MIN_FACE
     from faceunlock.unlock.app.demo import run_one
     from faceunlock.unlock.app.session import open_window
+    from faceunlock.unlock.config import Config
     from faceunlock.unlock.errors import FaceUnlockError
     from faceunlock.unlock.media import CLIP, PEOPLE
     from faceunlock.unlock.pipeline.runtime import pipeline_from_args
@@ -49,12 +50,22 @@ def run(args: argparse.Namespace) -> int:
             f"faceunlock demo: the bundled White House clip (640x360, 275 frames); {shown}",
             file=sys.stderr,
         )
+    # the shipped defaults, like the loop's settings: the fast onnx runtime unless --runtime
+    args.runtime = args.runtime or Config().runtime
     pipeline = pipeline_from_args(args, min_face_size=LIVE_MIN_FACE)
     reports = []
     try:
         with tempfile.TemporaryDirectory(prefix="faceunlock-demo-") as tmp:
             for name in PEOPLE:
-                report = run_one(name, pipeline, Path(tmp) / name, out, window, args.max_frames)
+                report = run_one(
+                    name,
+                    pipeline,
+                    Path(tmp) / name,
+                    out,
+                    window,
+                    args.max_frames,
+                    progress=not (args.json or args.quiet),
+                )
                 reports.append(report)
                 if args.json:
                     print(json.dumps(report), flush=True)
@@ -88,5 +99,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-window", action="store_true", help="do not open a window")
     p.add_argument("--json", action="store_true", help="one JSON report per man")
     p.add_argument("--max-frames", type=int, help="only the first N frames (a quick check)")
-    add_runtime_argument(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_runtime_argument(p, default="onnx (the shipped default; the config is not read)")
     p.set_defaults(func=run)

@@ -105,7 +105,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default="nearest_centre",
         help="which face of an image is the labelled one (LFW: nearest the centre)",
     )
-    p.add_argument("--max-images", type=int, default=0, help="use at most N images per identity")
+    p.add_argument(
+        "--max-images", type=int, default=0, help="use at most N images per identity (0: all)"
+    )
     p.add_argument(
         "--max-impostor-images",
         type=int,

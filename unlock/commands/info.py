@@ -18,12 +18,15 @@ def _version(package: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Print versions, weight provenance and directories."""
     from faceunlock import __version__
-    from faceunlock.models.facenet.graph_source import sha256_file, source_graph_path
-    from faceunlock.models.facenet.torch_facenet import cached_weights_path
+    from faceunlock.models.facenet.graph_source import (
+        cached_weights_path,
+        remembered_sha256,
+        source_graph_path,
+    )
     from faceunlock.unlock.paths import cache_dir, data_dir
 
     graph = source_graph_path()
-    checksum = sha256_file(graph)
+    checksum = remembered_sha256(graph, cache_dir())
     info = {
         "faceunlock": __version__,
         "python": platform.python_version(),

@@ -96,11 +96,36 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_remove(args: argparse.Namespace) -> int:
-    """Delete a user's profile and the face snapshots saved at enrolment."""
-    from faceunlock.enroll.profile import ProfileStore
+def confirmed(question: str) -> bool:
+    """Ask `question [y/N]` on the terminal; True only for y or yes. Without a terminal
+    (stdin not a tty) a FaceUnlockError says to pass -y."""
+    import sys
 
-    ProfileStore(args.home).remove(args.name)
+    from faceunlock.unlock.errors import FaceUnlockError
+
+    if not sys.stdin or not sys.stdin.isatty():
+        raise FaceUnlockError(f"{question[:-1]}: no terminal to ask; pass -y to confirm")
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        answer = ""
+    return answer.strip().lower() in ("y", "yes")
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    """Delete a user's profile and the face snapshots saved at enrolment, after asking."""
+    from faceunlock.enroll.profile import ProfileStore
+    from faceunlock.unlock.errors import FaceUnlockError
+
+    store = ProfileStore(args.home)
+    if not store.exists(args.name):
+        raise FaceUnlockError(
+            f"unknown user {args.name!r}; `faceunlock users list` shows who is enrolled"
+        )
+    if not args.yes and not confirmed(f"Remove {args.name}?"):
+        print(f"not removed: {args.name}")
+        return 1
+    store.remove(args.name)
     print(f"removed {args.name}")
     return 0
 
@@ -119,4 +144,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     show.set_defaults(func=run_show)
     rm = users.add_parser("remove", help="remove a user's profile and saved face snapshots")
     rm.add_argument("name")
+    rm.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     rm.set_defaults(func=run_remove)

@@ -15,14 +15,18 @@ from faceunlock.unlock.config import RUNTIMES
 from faceunlock.unlock.errors import FaceUnlockError
 
 
-def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
-    """Add `--runtime {torch,onnx}`, `--int8` and `--threads N` to a subcommand."""
+def add_runtime_argument(
+    parser: argparse.ArgumentParser,
+    default: str = "the config option `runtime` (onnx unless set)",
+) -> None:
+    """Add `--runtime {torch,onnx}`, `--int8` and `--threads N` to a subcommand; `default`
+    says in the help what runs without --runtime."""
     parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
         default=None,
         help="inference runtime: onnx (onnxruntime + numpy + OpenCV, no torch) or torch "
-        "(the reference); default: the config option `runtime` (onnx unless set)",
+        f"(the reference); default: {default}",
     )
     parser.add_argument(
         "--int8",
