@@ -84,6 +84,7 @@ def test_evaluation_never_uses_an_identity_the_network_trained_on():
     some = sorted(trained)[:3]
     identities = {n: [f"{n}/{i}.jpg" for i in range(3)] for n in [*some, "Other_Person"]}
     identities["A_User"] = [f"A_User/{i}.jpg" for i in range(15)]
-    users, impostors, _, files = select_identities(identities, trained, UnlockProtocol())
-    assert users == ["A_User"] and impostors == ["Other_Person"]
-    assert not any(f.split("/")[0] in trained for f in files)
+    roles = select_identities(identities, trained, UnlockProtocol())
+    assert roles.users == ["A_User"] and roles.impostors == ["Other_Person"]
+    assert roles.user_impostors == ["A_User"]  # an impostor for other users (none here)
+    assert not any(f.split("/")[0] in trained for f in roles.pool())

@@ -1,4 +1,5 @@
-"""`faceunlock eval lfw`: LFW verification accuracy (the official 10-fold pairs.txt)."""
+"""`faceunlock eval lfw`: LFW verification accuracy over the folds of a pairs file (the
+official pairs.txt has 10)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     )
     result["runtime"] = args.runtime
     print(
-        f"LFW 10-fold accuracy  {result['accuracy'] * 100:.2f} % +- "
+        f"LFW {result['folds']}-fold accuracy  {result['accuracy'] * 100:.2f} % +- "
         f"{result['accuracy_std'] * 100:.2f}"
     )
     print(f"TAR at FAR 1e-3       {result['tar_at_far_1e-3'] * 100:.2f} %")
@@ -41,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "lfw",
-        help="LFW 10-fold verification accuracy (official pairs.txt)",
+        help="LFW verification accuracy over the folds of pairs.txt (officially 10)",
         description="DIR: the deep-funneled LFW (images/<Name>/*.jpg and pairs.txt) from the "
         "LFW download page of the University of Massachusetts, Amherst.",
     )

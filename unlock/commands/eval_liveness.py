@@ -19,17 +19,13 @@ def run(args: argparse.Namespace) -> int:
     from faceunlock.unlock.app.live import FaceFinder
     from faceunlock.unlock.app.liveness import LivenessParams
     from faceunlock.unlock.config import Config
-    from faceunlock.unlock.errors import FaceUnlockError
     from faceunlock.unlock.lab import eval_liveness as protocol
+    from faceunlock.unlock.lab.lfw import identity_root
     from faceunlock.unlock.lab.liveness_attacks import ATTACK_TYPES
     from faceunlock.unlock.pipeline.torch_pipeline import FacePipeline
 
     set_torch_threads(max(1, args.threads))
-    lfw = Path(args.lfw)
-    if (lfw / "images").is_dir():
-        lfw = lfw / "images"
-    if not lfw.is_dir():
-        raise FaceUnlockError(f"{args.lfw}: no LFW images folder (want DIR/<Name>/*.jpg)")
+    lfw = identity_root(args.lfw)
     say = (lambda m: print(f"  {m}", file=sys.stderr, flush=True)) if not args.quiet else None
     detector = FaceDetector(min_face_size=LIVE_MIN_FACE)
     finder = FaceFinder(detector, Config().min_face_size)
@@ -92,10 +88,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "liveness",
         help="photo-attack APCER and genuine BPCER of --liveness",
-        description="LFW: the deep-funneled LFW (DIR/images/<Name>/*.jpg) from the LFW "
-        "download page of the University of Massachusetts, Amherst.",
+        description="LFW: the deep-funneled LFW (DIR/images/<Name>/*.jpg, or DIR/<Name>/*.jpg) "
+        "from the LFW download page of the University of Massachusetts, Amherst.",
     )
-    p.add_argument("--lfw", required=True, help="LFW folder (DIR/images/<Name>/*.jpg)")
+    p.add_argument(
+        "--lfw", required=True, help="LFW folder: DIR/images/<Name>/*.jpg or DIR/<Name>/*.jpg"
+    )
     p.add_argument("--photos", type=int, default=40, help="photos per attack type (default 40)")
     p.add_argument("--frames", type=int, default=60, help="frames per attack (default 60)")
     p.add_argument("--window", type=float, default=2.0, help="genuine window, s (default 2)")

@@ -60,9 +60,12 @@ def print_figures(r: dict) -> None:
             f"FRR {100 * a['frr']:.2f} % of {a['genuine_attempts']}, FAR "
             f"{a['false_accepts']} of {a['impostor_attempts']} ({a['far']:.2e})"
         )
+    counts = r["roles"]["counts"]
     print(
         f"{r['users']} users (enrol {r['enroll']}), {r['genuine_attempts']} genuine attempts, "
-        f"{r['impostor_comparisons']} impostor comparisons, domain {r['domain']}"
+        f"{r['impostor_comparisons']} impostor comparisons ({r['impostor_comparisons_from_users']}"
+        f" of images of the other users, {r['impostor_comparisons_from_others']} of "
+        f"{counts['impostors_not_users']} identities that are not users), domain {r['domain']}"
     )
     print(f"fte {r['fte']}, fta {r['fta']} (genuine {r['fta_genuine']})")
     if r["lighting_gate"]:
@@ -87,7 +90,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     from faceunlock.unlock.pipeline.runtime import add_runtime_argument
 
     p = sub.add_parser("unlock", help="unlock network FAR/FRR at p = 0.5 vs a cosine baseline")
-    p.add_argument("--data", required=True, help="folder of identity folders (e.g. LFW)")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="folder of identity folders: DIR/<Name>/*.jpg, or LFW's DIR/images/<Name>/*.jpg",
+    )
     p.add_argument("--enroll", type=int, default=5, help="images each user enrols with")
     p.add_argument(
         "--min-images", type=int, default=15, help="images an identity needs to be a user"
@@ -112,7 +119,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--max-impostor-images",
         type=int,
         default=0,
-        help="use at most N impostor images (round robin over identities)",
+        help="use at most N images of the impostors that are not users (round robin over "
+        "identities; 0: all); the other users' images are impostor attempts too",
     )
     p.add_argument(
         "--attempt-frames",

@@ -83,4 +83,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from faceunlock.unlock.errors import run_script
+
+    run_script(main, "bench_embedding")

@@ -63,4 +63,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from faceunlock.unlock.errors import run_script
+
+    run_script(main, "bench_enrolment")

@@ -47,6 +47,7 @@ class EmbeddingStore:
         margin_px: float | None = None,
     ) -> None:
         self.root = Path(root).resolve()
+        self._given_root = Path(os.path.abspath(root))  # symlinks kept (see `name`)
         self.pipeline = pipeline
         self.policy = policy
         self.transform = transform
@@ -100,9 +101,22 @@ class EmbeddingStore:
             found=np.array([self._found[n] for n in names]),
         )
 
+    def name(self, file: str | os.PathLike) -> str:
+        """The cache's name of `file`: its path under the root as given, so identity
+        folders or images that are symlinks to elsewhere keep their place in the data set;
+        else its real path under the real root."""
+        try:
+            return str(Path(os.path.abspath(file)).relative_to(self._given_root))
+        except ValueError:
+            pass
+        try:
+            return str(Path(file).resolve().relative_to(self.root))
+        except ValueError:
+            raise FaceUnlockError(f"{file} is not inside the data set folder {self.root}") from None
+
     def is_cached(self, file: str | os.PathLike) -> bool:
         """Whether the embedding of `file` is in the cache already."""
-        return str(Path(file).resolve().relative_to(self.root)) in self._embeddings
+        return self.name(file) in self._embeddings
 
     def _images(self, names: list[str]) -> list[np.ndarray]:
         """The images (transformed, when the store has a transform) of relative names."""
@@ -131,7 +145,7 @@ class EmbeddingStore:
                     table = {str(n): v for n, v in zip(data["names"], data["values"])}
             except (OSError, ValueError, KeyError):
                 table = {}
-        names = [str(Path(f).resolve().relative_to(self.root)) for f in files]
+        names = [self.name(f) for f in files]
         missing = [n for n in dict.fromkeys(names) if n not in table]
         if missing:
             bar = tqdm(total=len(missing), desc="lighting", unit="img", disable=not progress)
@@ -160,7 +174,7 @@ class EmbeddingStore:
 
         With `flip`, each embedding also counts the mirrored crop.
         """
-        names = [str(Path(f).resolve().relative_to(self.root)) for f in files]
+        names = [self.name(f) for f in files]
         missing = [n for n in dict.fromkeys(names) if n not in self._embeddings]
         if missing:
             bar = tqdm(total=len(missing), desc="embedding", unit="img", disable=not progress)

@@ -1,11 +1,12 @@
 """The protocol of `faceunlock eval unlock`: FAR and FRR of the unlock network at p = 0.5
 on a face data set.
 
-Protocol (DIR holds one folder per identity, LFW's `images/` layout): identities with at
+Protocol (DIR holds one folder per identity, or LFW's `images/` layout): identities with at
 least M images are users; each enrols with its first K images in name order; every other
-image of theirs is a genuine attempt; impostor attempts are all images of every other
-identity with at least 2 images, except identities the network trained on (listed in the
-shipped weights). The cosine of the live embedding to the enrolled template (normalised
+image of theirs is a genuine attempt; impostor attempts against a user are all images of
+every other identity with at least 2 images, the other users included (as in any
+verification protocol), except identities the network trained on (listed in the shipped
+weights). The cosine of the live embedding to the enrolled template (normalised
 mean) is the baseline, computed in the same run on the same embeddings. Faces the live
 loop would not score (its lighting gate: too dark, or lit from one side) are not scored
 here either: a genuine one counts as refused, an impostor one as not compared.
@@ -34,24 +35,33 @@ def attempt_chunks(groups: list[list[int]], m: int) -> list[list[int]]:
 
 
 def attempt_figures(
-    gen_logits: list[np.ndarray], imp_logits: list[np.ndarray], imp_chunks, m: int, k: int, n: int
+    gen_logits: list[np.ndarray],
+    imp_logits: list[np.ndarray],
+    imp_chunks: list[tuple[str, list[int]]],
+    m: int,
+    k: int,
+    n: int,
+    users: list[str] | None = None,
 ) -> dict:
     """Per-attempt FRR and FAR when an attempt is `m` images of one identity, decided by the
     live loop's k-of-n rule on p >= 0.5 (the rule applied to logits at threshold 0).
 
     gen_logits[u]: user u's genuine images in order (-inf where no face was found);
-    imp_logits[u]: every impostor image against user u; imp_chunks: rows of one impostor
-    identity per attempt (`attempt_chunks`).
+    imp_logits[u]: every image of the impostor pool against user u; imp_chunks: (identity,
+    rows of the pool) per attempt (`attempt_chunks`); users[u]: user u's identity, whose own
+    chunks are no impostor attempts against u.
     """
     from faceunlock.unlock.app.live import attempt_unlocks
 
     genuine = accepted = impostors = false_accepts = 0
-    for gen, imp in zip(gen_logits, imp_logits):
+    for u, (gen, imp) in enumerate(zip(gen_logits, imp_logits)):
         for chunk in attempt_chunks([list(range(len(gen)))], m):
             genuine += 1
             accepted += attempt_unlocks(gen[chunk], k, n, threshold=0.0) is not None
         hits = imp >= 0
-        for chunk in imp_chunks:
+        for owner, chunk in imp_chunks:
+            if users is not None and owner == users[u]:
+                continue
             impostors += 1
             if hits[chunk].sum() >= k:  # fewer hits can never unlock
                 false_accepts += attempt_unlocks(imp[chunk], k, n, threshold=0.0) is not None
@@ -96,18 +106,41 @@ def domain_transform(domain: str):
     return None, "none"
 
 
-def select_identities(identities: dict, trained: set[str], opts: UnlockProtocol):
-    """(users, impostor identities, identities cut to --max-images, impostor files)."""
+@dataclass
+class Roles:
+    """Which identities do what in `eval unlock`."""
+
+    users: list[str]
+    impostors: list[str]  # identities that are not users (>= 2 images, not trained on)
+    user_impostors: list[str]  # users that are impostors against the other users
+    identities: dict  # every identity's images, cut to --max-images
+    impostor_files: list  # the non-user impostors' images (cut to --max-impostor-images)
+
+    def pool(self) -> list:
+        """Every impostor image: the non-users' (capped), then the users'."""
+        return self.impostor_files + [f for n in self.user_impostors for f in self.identities[n]]
+
+    def owners(self) -> dict:
+        """{image: its identity} of every impostor image."""
+        return {f: n for n in self.impostors + self.user_impostors for f in self.identities[n]}
+
+
+def select_identities(identities: dict, trained: set[str], opts: UnlockProtocol) -> Roles:
+    """Users, impostor identities (non-users, and the users not trained on) and files."""
     users = [n for n, imgs in identities.items() if len(imgs) >= opts.min_images]
     impostor_ids = [
         n
         for n, imgs in identities.items()
         if len(imgs) >= 2 and n not in trained and n not in set(users)
     ]
+    user_impostors = [n for n in users if n not in trained]
     if not users:
         raise FaceUnlockError(f"no identity has {opts.min_images} images or more")
-    if not impostor_ids:
-        raise FaceUnlockError("no impostor identities (>= 2 images, not trained on)")
+    if not impostor_ids and len(user_impostors) < 2:
+        raise FaceUnlockError(
+            f"no impostor identities: need a second user (>= {opts.min_images} images) or "
+            "another identity with >= 2 images, not one the network trained on"
+        )
     if opts.max_images:
         identities = {n: imgs[: opts.max_images] for n, imgs in identities.items()}
     impostor_files = [f for n in impostor_ids for f in identities[n]]
@@ -118,7 +151,7 @@ def select_identities(identities: dict, trained: set[str], opts: UnlockProtocol)
             identities[n][r] for r in range(rounds) for n in impostor_ids if r < len(identities[n])
         ]
         impostor_files = ordered[: opts.max_impostor_images]
-    return users, impostor_ids, identities, impostor_files
+    return Roles(users, impostor_ids, user_impostors, identities, impostor_files)
 
 
 @dataclass
@@ -129,17 +162,23 @@ class Scores:
     net_imp: list = field(default_factory=list)
     cos_gen: list = field(default_factory=list)
     cos_imp: list = field(default_factory=list)
+    imp_pool: list = field(default_factory=list)  # per user: logits of the whole pool
+    names: list = field(default_factory=list)  # the users scored (not failed to enrol)
+    from_users: int = 0  # impostor comparisons whose image is another user's
     fte: int = 0
     fta_genuine: int = 0
     gated_genuine: int = 0
     genuine_attempts: int = 0
 
 
-def score_users(scorer, users, identities, index, emb, faces, enrol, imp_emb, enroll_k) -> Scores:
+def score_users(scorer, users, identities, index, emb, faces, enrol, impostors, enroll_k):
     """Each user enrols with its first `enroll_k` images (`enrol`: (embeddings, found)) and
-    is attempted by its other images and by every impostor image. `faces`: (found, gated)
-    per image: a face was found, and the loop's lighting gate would skip it."""
+    is attempted by its other images and by every image of the impostor pool but its own
+    (`impostors`: (embeddings, identity of each)). `faces`: (found, gated) per image: a face
+    was found, and the loop's lighting gate would skip it. Returns `Scores`."""
     enrol_emb, enrol_found = enrol
+    imp_emb, imp_owner = impostors
+    imp_is_user = np.isin(imp_owner, users)
     found, gated = faces
     usable = found & ~gated
     out = Scores()
@@ -165,8 +204,13 @@ def score_users(scorer, users, identities, index, emb, faces, enrol, imp_emb, en
         logits[with_face] = scorer.logit(live, enrolled)
         out.net_gen.append(logits)
         out.cos_gen.append(np.concatenate([live @ template, np.full(missing, -np.inf)]))
-        out.net_imp.append(scorer.logit(imp_emb, enrolled))
-        out.cos_imp.append(imp_emb @ template)
+        others = imp_owner != name
+        pool = scorer.logit(imp_emb, enrolled)
+        out.imp_pool.append(pool)
+        out.names.append(name)
+        out.net_imp.append(pool[others])
+        out.cos_imp.append((imp_emb @ template)[others])
+        out.from_users += int(np.sum(others & imp_is_user))
     return out
 
 
@@ -197,7 +241,8 @@ def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
     identities = identity_images(data)
     scorer = UnlockScorer()
     trained = set(scorer.meta.get("trained_identities", []))
-    users, impostor_ids, identities, impostor_files = select_identities(identities, trained, opts)
+    roles = select_identities(identities, trained, opts)
+    users, identities, impostor_files = roles.users, roles.identities, roles.impostor_files
     transform, transform_name = domain_transform(opts.domain)
     root = identities[users[0]][0].parent.parent
 
@@ -218,20 +263,27 @@ def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
     if enrol_pipeline is not None:
         enrol = store_for(enrol_pipeline).embeddings(all_files, progress=opts.progress)
     gated = lighting_gated(store, all_files, found, opts)
-    imp_rows = [index[f] for f in impostor_files if found[index[f]] and not gated[index[f]]]
+    owner = roles.owners()
+    pool = [f for f in roles.pool() if found[index[f]] and not gated[index[f]]]
+    imp_rows = [index[f] for f in pool]
     faces = (found, gated)
-    s = score_users(scorer, users, identities, index, emb, faces, enrol, emb[imp_rows], opts.enroll)
+    impostors = (emb[imp_rows], np.array([owner[f] for f in pool]))
+    s = score_users(scorer, users, identities, index, emb, faces, enrol, impostors, opts.enroll)
     attempts = None
     if opts.attempt_frames:
-        row_of = {r: i for i, r in enumerate(imp_rows)}
-        imp_groups = [
-            [row_of[index[f]] for f in identities[n] if index.get(f) in row_of]
-            for n in impostor_ids
+        position = {f: i for i, f in enumerate(pool)}
+        imp_groups = {
+            n: [position[f] for f in identities[n] if f in position]
+            for n in roles.impostors + roles.user_impostors
+        }
+        chunks = [
+            (n, chunk)
+            for n, group in imp_groups.items()
+            for chunk in attempt_chunks([group], opts.attempt_frames)
         ]
         config = Config()
-        chunks = attempt_chunks(imp_groups, opts.attempt_frames)
         attempts = attempt_figures(
-            s.net_gen, s.net_imp, chunks, opts.attempt_frames, config.k, config.n
+            s.net_gen, s.imp_pool, chunks, opts.attempt_frames, config.k, config.n, s.names
         )
     net_gen, net_imp = np.concatenate(s.net_gen), np.concatenate(s.net_imp)
     cos_gen, cos_imp = np.concatenate(s.cos_gen), np.concatenate(s.cos_imp)
@@ -246,11 +298,14 @@ def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
         "users": len(users),
         "enroll": opts.enroll,
         "min_images": opts.min_images,
-        "impostor_identities": len(impostor_ids),
+        "impostor_identities": len(roles.impostors) + len(roles.user_impostors),
         "impostor_images": len(imp_rows),
         "excluded_trained_identities": len(trained & set(identities)),
+        "roles": roles_report(roles, trained),
         "genuine_attempts": s.genuine_attempts,
         "impostor_comparisons": len(net_imp),
+        "impostor_comparisons_from_users": s.from_users,
+        "impostor_comparisons_from_others": len(net_imp) - s.from_users,
         "fte": s.fte,
         "fta": s.fta_genuine + fta_impostor,
         "fta_genuine": s.fta_genuine,
@@ -264,6 +319,23 @@ def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
         "attempts": attempts,
     }
     return result, (net_gen, net_imp), (cos_gen, cos_imp)
+
+
+def roles_report(roles: Roles, trained: set[str]) -> dict:
+    """Which identities each role drew from: counts and names (the JSON's `roles`)."""
+    named = {
+        "users": roles.users,
+        "impostors_not_users": roles.impostors,
+        "users_as_impostors": roles.user_impostors,
+        "excluded_trained": sorted(trained & set(roles.identities)),
+    }
+    return {
+        "rule": "users enrol and are attempted by their other images; against each user, "
+        "every image of every other identity with >= 2 images is an impostor attempt, the "
+        "other users included, except identities the network trained on",
+        "counts": {role: len(names) for role, names in named.items()},
+        **named,
+    }
 
 
 def plot_det(path, network, baseline, result) -> None:

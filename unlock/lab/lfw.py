@@ -62,9 +62,7 @@ def read_pairs(path: Path) -> list[LfwPair]:
 
 def pair_files(data: Path, pairs_file: Path | None) -> tuple[Path, list[LfwPair], list[str]]:
     """(images folder, pairs, image files they name), checked: every image must exist."""
-    images_dir = data / "images" if (data / "images").is_dir() else data
-    if not images_dir.is_dir():
-        raise FaceUnlockError(f"{data}: no such folder (expected LFW with images/ and pairs.txt)")
+    images_dir = identity_root(data)
     pairs_path = pairs_file or data / "pairs.txt"
     if not pairs_path.is_file():
         raise FaceUnlockError(f"{pairs_path}: pairs file not found; pass --pairs FILE")
@@ -100,6 +98,7 @@ def verification(
     same = np.array([p.same for p in pairs])
     accs = ten_fold_accuracy(scores, same, np.array([p.fold for p in pairs]))
     result = {
+        "folds": len(accs),
         "accuracy": round(float(accs.mean()), 5),
         "accuracy_std": round(float(accs.std()), 5),
         "tar_at_far_1e-3": round(tar_at_far(scores, same, 1e-3), 5),
@@ -133,20 +132,32 @@ def plot_roc(path: str, scores: np.ndarray, same: np.ndarray, accuracy: float) -
     plt.close(fig)
 
 
-def identity_images(data: str | Path) -> dict[str, list[Path]]:
-    """{identity: its images in name order} for a folder of identity folders."""
+IDENTITY_LAYOUT = "DIR/<Name>/*.jpg, or LFW's DIR/images/<Name>/*.jpg"
+
+
+def identity_root(data: str | Path) -> Path:
+    """The folder of identity folders: DIR/images when it exists (LFW), else DIR itself."""
     root = Path(data)
     if (root / "images").is_dir():
-        root = root / "images"
+        return root / "images"
     if not root.is_dir():
-        raise FaceUnlockError(f"{data}: no such folder (expected one folder per identity)")
+        raise FaceUnlockError(f"{data}: no such folder (expected {IDENTITY_LAYOUT})")
+    return root
+
+
+def identity_images(data: str | Path) -> dict[str, list[Path]]:
+    """{identity: its images in name order} for a folder of identity folders (either
+    layout of `identity_root`)."""
+    root = identity_root(data)
     identities = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         images = list_images(folder)
         if images:
             identities[folder.name] = images
     if not identities:
-        raise FaceUnlockError(f"{root}: no identity folders with images")
+        raise FaceUnlockError(
+            f"{data}: no identity folders with images in it (expected {IDENTITY_LAYOUT})"
+        )
     return identities
 
 

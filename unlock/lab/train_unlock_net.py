@@ -49,6 +49,7 @@ from faceunlock.models.unlock_head.torch_head import HIDDEN, UnlockNet
 from faceunlock.unlock.lab.lfw import (
     USER_MIN_IMAGES,
     identity_images,
+    identity_root,
     identity_split,
     is_training_identity,
 )
@@ -477,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_arguments(argv)
+    identity_root(args.data)  # a missing folder fails before any network loads
     set_torch_threads(1)
     start = time.time()
     pipeline = load_pipeline(args.runtime)
@@ -558,4 +560,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from faceunlock.unlock.errors import run_script
+
+    run_script(main, "train_unlock_net")
