@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from faceunlock.models.crop import CROP_SIZE, MARGIN_FRACTION, NORMALISATION
-from faceunlock.models.mtcnn.params import MANIFEST as DETECTOR
-from faceunlock.models.onnx_files import EMBEDDER_FILE, MTCNN_FILES, UNLOCK_FILE
+from faceunlock.models.crop import NORMALISATION
+from faceunlock.models.onnx_files import EMBEDDER_FILE, HEAD_FILE, MTCNN_FILES, UNLOCK_FILE
 from faceunlock.models.unlock_head import THRESHOLD
 
 # Parity required of fp32 exports on real faces (int8 figures are reported, not required).
@@ -56,6 +55,14 @@ def _run(path: Path, x: np.ndarray) -> np.ndarray:
     return ort_session(path).run(None, {"image": x})[0]
 
 
+def _run_head(path: Path, live: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """p of head.onnx for live embeddings against an enrolled set."""
+    from faceunlock.models.sessions import ort_session
+
+    feed = {"live": live, "enrolled": np.asarray(enrolled, np.float32)}
+    return ort_session(path).run(None, feed)[0]
+
+
 def _write_networks(out: Path, net, profile, int8: bool, opset: int, x: np.ndarray):
     """embedder.onnx and unlock.onnx (int8: quantised, the unlock head kept in fp32) in
     `out`; returns (the fused torch module, p of `x` from the written unlock.onnx)."""
@@ -86,10 +93,14 @@ def _write_networks(out: Path, net, profile, int8: bool, opset: int, x: np.ndarr
     return fused, _run(out / UNLOCK_FILE, x)
 
 
-def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unlock_net=None) -> dict:
-    """Write unlock.onnx, embedder.onnx, pnet/rnet/onet.onnx, .ort copies and manifest.json.
+def export_bundle(
+    profile, out: Path, int8: bool = False, opset: int = 17, unlock_net=None, config=None
+) -> dict:
+    """Write unlock.onnx, embedder.onnx, head.onnx, pnet/rnet/onet.onnx, .ort copies and
+    manifest.json.
 
-    `unlock_net`: a `models.unlock_head.torch_head.UnlockNet` (default: the shipped one).
+    `unlock_net`: a `models.unlock_head.torch_head.UnlockNet` (default: the shipped one);
+    `config`: the loop's `unlock.config.Config` the manifest states (default: defaults).
     """
     import torch
 
@@ -97,6 +108,8 @@ def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unloc
     from faceunlock.export.onnx_export import check_model, convert_to_ort
     from faceunlock.models.crop import normalise
     from faceunlock.models.mtcnn.onnx_export import export_mtcnn
+    from faceunlock.models.unlock_head.onnx_head import export_head
+    from faceunlock.unlock.config import Config
     from faceunlock.unlock.pipeline.torch_pipeline import FacePipeline
 
     pipeline = FacePipeline()
@@ -106,6 +119,7 @@ def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unloc
     for stale in (UNLOCK_FILE, Path(UNLOCK_FILE).with_suffix(".ort").name):
         (out / stale).unlink(missing_ok=True)
     export_mtcnn(out, opset)
+    export_head(out / HEAD_FILE, opset)
     x = normalise(parity_crops(pipeline))
     with torch.inference_mode():
         emb_torch = pipeline.embedder.infer(x)
@@ -113,12 +127,14 @@ def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unloc
     with torch.inference_mode():
         p_torch = fused(torch.from_numpy(x)).numpy()
     emb_onnx = _run(out / EMBEDDER_FILE, x)
+    p_head = _run_head(out / HEAD_FILE, emb_onnx, profile.scoring_set())
     parity = {
         "faces": int(len(x)),
         "precision": "int8" if int8 else "fp32",
         "max_abs_p_diff": float(np.abs(p_onnx - p_torch).max()),
         "decisions_agree": int(((p_onnx >= THRESHOLD) == (p_torch >= THRESHOLD)).sum()),
         "min_embedding_cosine": float(np.sum(emb_onnx * emb_torch, axis=1).min()),
+        "head_max_abs_p_diff": float(np.abs(p_head - p_onnx[:, 0]).max()),
     }
     if not int8 and (
         parity["min_embedding_cosine"] < MIN_COSINE or parity["max_abs_p_diff"] > MAX_P_DIFF
@@ -128,16 +144,21 @@ def export_bundle(profile, out: Path, int8: bool = False, opset: int = 17, unloc
     for path in onnx_files:
         check_model(path)
     convert_to_ort(onnx_files)
-    manifest = _manifest(out, profile, net.meta, int8, opset, parity, pipeline.weights_sha256)
+    config = config if config is not None else Config()
+    manifest = _manifest(
+        out, profile, net.meta, (int8, opset, parity, config, pipeline.weights_sha256)
+    )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
 
 
-def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> dict:
+def _manifest(out, profile, net_meta, settings) -> dict:
+    """manifest.json: files, inputs and outputs, parity, and the loop's whole contract."""
+    from faceunlock.export import contract
     from faceunlock.models.facenet.graph_source import sha256_file
 
+    int8, opset, parity, config, weights_sha256 = settings
     calibration = dict((net_meta or {}).get("calibration", {}))
-    crop = {"size": CROP_SIZE, "margin_fraction_of_longer_side": MARGIN_FRACTION, "resize": "area"}
     files = {
         path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         for path in sorted(out.iterdir())
@@ -160,6 +181,7 @@ def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> di
         "inputs": {
             UNLOCK_FILE: {"image": "N x 3 x 160 x 160 float32 face crop"},
             EMBEDDER_FILE: {"image": "N x 3 x 160 x 160 float32 face crop"},
+            HEAD_FILE: {"live": "N x 512 float32 embedding", "enrolled": "K x 512 float32"},
             PNET: {"image": "1 x 3 x H x W float32 (any H, W >= 12)"},
             RNET: {"image": "N x 3 x 24 x 24 float32"},
             ONET: {"image": "N x 3 x 48 x 48 float32"},
@@ -167,6 +189,7 @@ def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> di
         "outputs": {
             UNLOCK_FILE: {"p": "N x 1, probability the face is the user's"},
             EMBEDDER_FILE: {"embedding": "N x 512, L2-normalised"},
+            HEAD_FILE: {"p": "N, probability each live face is the enrolled user's"},
             PNET: {"reg": "1 x 4 x h x w", "prob": "1 x 2 x h x w"},
             RNET: {"reg": "N x 4", "prob": "N x 2"},
             ONET: {"reg": "N x 4", "landmarks": "N x 10", "prob": "N x 2"},
@@ -175,10 +198,12 @@ def _manifest(out, profile, net_meta, int8, opset, parity, weights_sha256) -> di
             "crop": {**NORMALISATION, "formula": "(x - 127.5) / 128"},
             "detector": {"channels": "RGB", "layout": "NCHW", "formula": "(x - 127.5) / 128"},
         },
-        "crop": crop,
-        "detector": DETECTOR,
+        "crop": contract.crop_contract(),
+        "detector": contract.detector_contract(),
+        "loop": contract.loop_contract(config),
         "threshold": THRESHOLD,
-        "decision": "unlock when p >= threshold",
+        "decision": contract.decision_contract(config),
+        "liveness": contract.liveness_contract(config),
         "calibrated_far": calibration.get("far"),
         "calibration": calibration,
         "parity": parity,

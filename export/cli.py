@@ -119,12 +119,17 @@ def run(args: argparse.Namespace) -> int:
         raise FaceUnlockError("export needs --user NAME and --out DIR (or --models-only)")
     from faceunlock.enroll.profile import ProfileStore
     from faceunlock.export.bundle import export_bundle
+    from faceunlock.unlock.config import load_config
 
+    config = load_config(args.home)
     store = ProfileStore(args.home)
     profile = store.load(args.user)
     out = checked_out_dir(Path(args.out), store.home, args.force)
     manifest = write_bundle_atomically(
-        out, lambda folder: export_bundle(profile, folder, int8=args.int8, opset=args.opset)
+        out,
+        lambda folder: export_bundle(
+            profile, folder, int8=args.int8, opset=args.opset, config=config
+        ),
     )
     summary = {
         "out": str(out),

@@ -18,6 +18,11 @@ MARGIN_FRACTION = 0.13
 # Bump when the crop's pixels change for the same box (names embedding caches).
 CROP_VERSION = 2
 NORMALISATION = {"mean": 127.5, "scale": 1 / 128, "channels": "RGB", "layout": "NCHW"}
+# face_lighting: the inner face is these fractions of the crop's rows and columns, and the
+# two halves' means get this grey level added before their ratio (no log of zero)
+INNER_ROWS = (0.2, 0.85)
+INNER_COLS = (0.2, 0.8)
+SIDE_LIGHT_EPS = 5.0
 
 
 def crop_face(
@@ -62,7 +67,9 @@ def face_lighting(crop_bgr: np.ndarray) -> tuple[float, float]:
     """
     grey = cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
     h, w = grey.shape
-    inner = grey[int(h * 0.2) : int(h * 0.85), int(w * 0.2) : int(w * 0.8)]
+    rows = slice(int(h * INNER_ROWS[0]), int(h * INNER_ROWS[1]))
+    inner = grey[rows, int(w * INNER_COLS[0]) : int(w * INNER_COLS[1])]
     half = inner.shape[1] // 2
     left, right = float(inner[:, :half].mean()), float(inner[:, half:].mean())
-    return float(grey.mean()), abs(float(np.log((left + 5.0) / (right + 5.0))))
+    ratio = (left + SIDE_LIGHT_EPS) / (right + SIDE_LIGHT_EPS)
+    return float(grey.mean()), abs(float(np.log(ratio)))

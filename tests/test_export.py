@@ -143,3 +143,60 @@ def test_export_command_prints_small_files_in_kb_and_no_library_logs(enrolled, t
     files = json.loads(result.stdout)["files"]
     assert files["pnet.onnx"].endswith(" KB") and float(files["pnet.onnx"].split()[0]) > 1
     assert files["embedder.onnx"].endswith(" MB")
+
+
+def test_head_onnx_in_the_bundle_matches_unlock_onnx(bundle, enrolled, crops):
+    """embedder.onnx then head.onnx with the enrolled set gives unlock.onnx's p: an app can
+    enrol on the phone and decide without the baked-in file."""
+    out, manifest = bundle
+    live = _session(out / "embedder.onnx").run(None, {"image": crops})[0]
+    enrolled_set = np.asarray(enrolled[1].scoring_set(), np.float32)
+    (p_head,) = _session(out / "head.onnx").run(None, {"live": live, "enrolled": enrolled_set})
+    p_fused = _session(out / "unlock.onnx").run(None, {"image": crops})[0][:, 0]
+    assert np.abs(p_head - p_fused).max() < 1e-5
+    assert manifest["parity"]["head_max_abs_p_diff"] < 1e-5
+    assert {"head.onnx", "head.ort"} <= set(manifest["files"])
+
+
+def test_manifest_states_the_whole_loop_from_its_definitions(bundle):
+    """Every number the desktop loop uses, read from the manifest, is the one in code."""
+    from faceunlock.models.crop import INNER_COLS, MARGIN_FRACTION, SIDE_LIGHT_EPS
+    from faceunlock.models.mtcnn import params
+    from faceunlock.models.unlock_head.scorer import MAX_SIDE_LIGHT, TIGHT_PAIRWISE, load_weights
+    from faceunlock.unlock.app import live
+    from faceunlock.unlock.config import Config
+
+    manifest = json.loads((bundle[0] / "manifest.json").read_text())
+    det, loop, decision = manifest["detector"], manifest["loop"], manifest["decision"]
+    config = Config()
+    assert det["thresholds"] == list(params.THRESHOLDS) and det["factor"] == params.FACTOR
+    assert det["pnet"]["cell"] == params.PNET_CELL and det["pnet"]["stride"] == params.PNET_STRIDE
+    assert det["pnet"]["nms_per_level"] == {"iou": params.NMS_PER_SCALE, "mode": "union"}
+    assert det["onet"]["nms"] == {"iou": params.NMS_OUTPUT, "mode": "min"}
+    assert det["min_face"]["live"] == params.LIVE_MIN_FACE
+    assert (det["rnet"]["size"], det["onet"]["size"]) == (params.RNET_SIZE, params.ONET_SIZE)
+    assert manifest["crop"]["margin_fraction_of_longer_side"] == MARGIN_FRACTION
+    assert loop["face_finder"]["min_face_size"] == config.min_face_size
+    assert loop["face_finder"]["min_size_fraction"] == live.MIN_SIZE_FRACTION
+    assert loop["tracking"]["refresh_every"] == live.REFRESH_EVERY
+    assert loop["tracking"]["min_iou"] == live.TRACK_MIN_IOU
+    assert loop["dark_frame"]["percentile"] == live.DARK_PERCENTILE
+    assert loop["dark_frame"]["too_dark_below"] == config.dark_threshold
+    assert loop["lighting_gate"]["max_side_light"] == MAX_SIDE_LIGHT
+    assert loop["lighting_gate"]["inner_cols"] == list(INNER_COLS)
+    assert loop["lighting_gate"]["eps"] == SIDE_LIGHT_EPS
+    assert (decision["k"], decision["n"], decision["threshold"]) == (config.k, config.n, 0.5)
+    assert decision["timeout_s"] == config.timeout_s
+    assert decision["head"]["tight_pairwise"] == TIGHT_PAIRWISE
+    assert manifest["liveness"]["params"]["min_parallax"] > 0
+    # one source for the calibrated false-accept rate: the weights' metadata
+    assert manifest["calibrated_far"] == load_weights()[1]["calibration"]["far"]
+
+
+def test_readme_states_the_calibrated_far_of_the_weights_metadata():
+    from faceunlock.models.unlock_head.scorer import load_weights
+
+    far = load_weights()[1]["calibration"]["far"]
+    stated = f"{far:.1e}".replace("e-0", "e-")  # 4.9e-6
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert f"metadata states {stated}" in readme

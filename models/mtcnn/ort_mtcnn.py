@@ -21,9 +21,15 @@ from faceunlock.models.face import Face
 from faceunlock.models.mtcnn.params import (
     DEFAULT_MIN_FACE,
     FACTOR,
+    INPUT_MEAN,
+    INPUT_SCALE,
     NMS_OUTPUT,
     NMS_PER_SCALE,
     NMS_PYRAMID,
+    ONET_SIZE,
+    PNET_CELL,
+    PNET_STRIDE,
+    RNET_SIZE,
     THRESHOLDS,
 )
 from faceunlock.models.onnx_files import MTCNN_FILES
@@ -81,11 +87,13 @@ class AreaResampler:
 
 
 def _to_input(patches: list[np.ndarray] | np.ndarray) -> np.ndarray:
-    """HWC float patches -> NCHW network input scaled (x - 127.5) * 0.0078125."""
+    """HWC float patches -> NCHW network input scaled (x - INPUT_MEAN) * INPUT_SCALE."""
     batch = np.asarray(patches, dtype=_F32)
     if batch.ndim == 3:
         batch = batch[None]
-    return np.ascontiguousarray(((batch - _F32(127.5)) * _F32(0.0078125)).transpose(0, 3, 1, 2))
+    return np.ascontiguousarray(
+        ((batch - _F32(INPUT_MEAN)) * _F32(INPUT_SCALE)).transpose(0, 3, 1, 2)
+    )
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -176,8 +184,8 @@ def _generate_boxes(
     score = prob[ys, xs]
     offsets = reg[:, ys, xs].T
     cells = np.stack([xs, ys], axis=1).astype(_F32)
-    q1 = np.floor((2 * cells + 1) / _F32(scale))
-    q2 = np.floor((2 * cells + 12) / _F32(scale))
+    q1 = np.floor((PNET_STRIDE * cells + 1) / _F32(scale))
+    q2 = np.floor((PNET_STRIDE * cells + PNET_CELL) / _F32(scale))
     return np.concatenate([q1, q2, score[:, None], offsets], axis=1).astype(_F32)
 
 
@@ -204,7 +212,7 @@ def output_stage(
 
     `run_onet` maps N x 3 x 48 x 48 inputs to (box regression, landmarks, probabilities).
     """
-    data, valid = _crops(area, boxes, w, h, 48)
+    data, valid = _crops(area, boxes, w, h, ONET_SIZE)
     boxes = boxes[valid]
     if len(boxes) == 0:
         return np.zeros((0, 5), _F32), np.zeros((0, 5, 2), _F32)
@@ -289,10 +297,10 @@ class OrtMtcnn:
 
     def scales(self, h: int, w: int) -> list[float]:
         """The image pyramid's scales (facenet-pytorch's loop, in double precision)."""
-        m = 12.0 / self.min_face_size
+        m = float(PNET_CELL) / self.min_face_size
         minl = min(h, w) * m
         scales, scale = [], m
-        while minl >= 12:
+        while minl >= PNET_CELL:
             scales.append(scale)
             scale *= self.factor
             minl *= self.factor
@@ -334,7 +342,7 @@ class OrtMtcnn:
         boxes = self._stage_one(area, h, w)
         points = np.zeros((0, 5, 2), _F32)
         if len(boxes):
-            data, valid = _crops(area, boxes, w, h, 24)
+            data, valid = _crops(area, boxes, w, h, RNET_SIZE)
             boxes = boxes[valid]
             reg, prob = self.rnet.run(None, {"image": data}) if len(data) else (data, data)
             if len(boxes):

@@ -41,6 +41,10 @@ MOVE_HEAD = "move_head"
 
 TRACK_PASSES = 2  # O-Net passes per tracked frame (see FaceFinder.near)
 TRACK_MIN_IOU = 0.4  # a tracked box overlapping the last one less than this is lost
+REFRESH_EVERY = 10  # tracked frames between full detections
+MIN_SIZE_FRACTION = 0.8  # faces found are kept from this fraction of the minimum size up
+DARK_PROBE_SIZE = (64, 36)  # frame_is_dark looks at the frame area-resized to this (w, h)
+DARK_PERCENTILE = 99  # ... and at this percentile of its grey levels
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -63,7 +67,9 @@ def _scaled_face(face: Face, scale: float) -> Face:
 class FaceFinder:
     """The largest face of at least `min_face_size` px per frame, tracked between frames."""
 
-    def __init__(self, detector, min_face_size: int = 80, refresh_every: int = 10) -> None:
+    def __init__(
+        self, detector, min_face_size: int = 80, refresh_every: int = REFRESH_EVERY
+    ) -> None:
         self.detector = detector
         self.min_face_size = min_face_size
         self.refresh_every = refresh_every
@@ -87,7 +93,7 @@ class FaceFinder:
         """Every face of at least about `min_face_size` px in the frame, largest first."""
         scale = min(1.0, self.detector.min_face_size / self.min_face_size)
         faces = self._detect_scaled(frame, scale)
-        faces = [f for f in faces if f.size >= 0.8 * self.min_face_size]
+        faces = [f for f in faces if f.size >= MIN_SIZE_FRACTION * self.min_face_size]
         return sorted(faces, key=lambda f: f.area, reverse=True)
 
     def near(self, frame: np.ndarray, previous: Face) -> Face | None:
@@ -103,7 +109,10 @@ class FaceFinder:
             face = found[0] if found else None
             if face is None:
                 return None
-        if face.size < 0.8 * self.min_face_size or _iou(face.box, previous.box) < TRACK_MIN_IOU:
+        if (
+            face.size < MIN_SIZE_FRACTION * self.min_face_size
+            or _iou(face.box, previous.box) < TRACK_MIN_IOU
+        ):
             return None  # too small, or jumped: a full detection decides
         return face
 
@@ -130,9 +139,9 @@ def frame_is_dark(frame: np.ndarray, threshold: float) -> bool:
     clip's frames average 16-35), so the whole-frame test looks at the bright end; the
     face itself is tested by `lighting_gate`.
     """
-    small = cv2.resize(frame, (64, 36), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(frame, DARK_PROBE_SIZE, interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    return float(np.percentile(grey, 99)) < threshold
+    return float(np.percentile(grey, DARK_PERCENTILE)) < threshold
 
 
 def lighting_gate(mean_grey: float, side_light: float, dark_threshold: float) -> str | None:
@@ -252,7 +261,7 @@ class UnlockLoop:
         config: Config,
         liveness=None,
         lockout=None,
-        refresh_every: int = 10,
+        refresh_every: int = REFRESH_EVERY,
     ) -> None:
         self.pipeline = pipeline
         self.profile_scorer = profile_scorer
