@@ -103,10 +103,19 @@ class _Progress:
 
 
 def run_one(
-    name, pipeline, home: Path, out: Path | None, window, limit=None, progress: bool = False
+    name,
+    pipeline,
+    home: Path,
+    out: Path | None,
+    window,
+    limit=None,
+    progress: bool = False,
+    enrol_pipeline=None,
 ) -> dict:
     """Enrol `name` from his photo into `home`, run the loop over the clip; the report.
-    `progress`: a progress bar on stderr while he is enrolled and the clip runs."""
+    `progress`: a progress bar on stderr while he is enrolled and the clip runs.
+    `enrol_pipeline`: the pipeline `faceunlock enroll` uses (its detector's minimum face),
+    so the demo's profile is the one a user would get (default: `pipeline`)."""
     import sys
 
     from tqdm import tqdm
@@ -125,7 +134,9 @@ def run_one(
         print(f"{who}: enrolling from {photo_path(name).name}", file=sys.stderr, flush=True)
     store = ProfileStore(home)
     photo = photo_path(name)
-    profile = enrol(pipeline, str(photo), name, frames=1, store=store, progress=False)
+    profile = enrol(
+        enrol_pipeline or pipeline, str(photo), name, frames=1, store=store, progress=False
+    )
     config = Config()  # the shipped defaults, not the user's config: the demo is reproducible
     loop = UnlockLoop(pipeline, ProfileScorer([profile], UnlockScorer()), config)
     source = open_source(str(CLIP))

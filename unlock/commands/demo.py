@@ -32,7 +32,7 @@ def print_report(report: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo for both men; 0 when both runs told the truth."""
-    from faceunlock.models.mtcnn.params import LIVE_MIN_FACE
+    from faceunlock.models.mtcnn.params import ENROL_MIN_FACE, LIVE_MIN_FACE
     from faceunlock.unlock.app.demo import run_one
     from faceunlock.unlock.app.session import open_window
     from faceunlock.unlock.config import Config
@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     # the shipped defaults, like the loop's settings: the fast onnx runtime unless --runtime
     args.runtime = args.runtime or Config().runtime
     pipeline = pipeline_from_args(args, min_face_size=LIVE_MIN_FACE)
+    # each man is enrolled as `faceunlock enroll` would enrol him (its detector settings)
+    enrol_pipeline = pipeline_from_args(args, min_face_size=ENROL_MIN_FACE)
     reports = []
     try:
         with tempfile.TemporaryDirectory(prefix="faceunlock-demo-") as tmp:
@@ -65,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
                     window,
                     args.max_frames,
                     progress=not (args.json or args.quiet),
+                    enrol_pipeline=enrol_pipeline,
                 )
                 reports.append(report)
                 if args.json:
