@@ -373,3 +373,14 @@ def test_verify_shares_the_lockout_and_rounds_p_down(home, monkeypatch, pipeline
     assert Lockout(home).remaining_s() > 25
     assert main(["verify", "--user", LIN, lin]) == 2  # even the owner waits
     assert "locked out" in capsys.readouterr().err
+
+
+def test_a_near_miss_suggests_adding_an_appearance():
+    from faceunlock.unlock.app.live import Summary
+
+    def refused(best_p):
+        return Summary("locked", None, None, None, 20, True, states={"locked": 20}, best_p=best_p)
+
+    assert "enroll NAME --add" in refused(0.31).reason()
+    assert "0.31" in refused(0.31).reason()
+    assert "--add" not in refused(0.001).reason()

@@ -39,6 +39,9 @@ UNLOCKED = "unlocked"
 LOCKED_OUT = "locked_out"
 MOVE_HEAD = "move_head"
 
+# A refused attempt whose best p reached this was close: the message suggests adding an
+# appearance (`enroll --add` still has to recognise the face at p >= 0.5 on one frame).
+NEAR_MISS_P = 0.05
 TRACK_PASSES = 2  # O-Net passes per tracked frame (see FaceFinder.near)
 TRACK_MIN_IOU = 0.4  # a tracked box overlapping the last one less than this is lost
 REFRESH_EVERY = 10  # tracked frames between full detections
@@ -372,7 +375,13 @@ class Summary:
                     "frames with a face: unlock needs p >= 0.5 on k of the last n frames "
                     "(`faceunlock config`); face the camera a little longer"
                 )
-            return f"not recognised: best p {shown:.2f} < 0.5 on {scored} frames with a face"
+            refused = f"not recognised: best p {shown:.2f} < 0.5 on {scored} frames with a face"
+            if (self.best_p or 0.0) >= NEAR_MISS_P:
+                refused += (
+                    "; if this is you in new light, glasses or place, add this appearance: "
+                    "`faceunlock enroll NAME --add`"
+                )
+            return refused
         if count(UNEVEN_LIGHT, 0):
             return (
                 f"light from one side on {count(UNEVEN_LIGHT)} of {self.frames} frames: "
