@@ -35,6 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--force", action="store_true", help="replace the contents of a non-empty --out DIR"
     )
     parser.add_argument(
+        "--web",
+        action="store_true",
+        help="also write DIR/web: a page that unlocks in a (phone) browser with "
+        "onnxruntime-web (serve it with `python -m http.server` in DIR/web)",
+    )
+    parser.add_argument(
         "--models-only",
         action="store_true",
         help="only the detector and embedder for `--runtime onnx` (no user needed)",
@@ -125,14 +131,23 @@ def run(args: argparse.Namespace) -> int:
     store = ProfileStore(args.home)
     profile = store.load(args.user)
     out = checked_out_dir(Path(args.out), store.home, args.force)
-    manifest = write_bundle_atomically(
-        out,
-        lambda folder: export_bundle(
-            profile, folder, int8=args.int8, opset=args.opset, config=config
-        ),
-    )
+    if args.web:
+        from faceunlock.export.web import ort_web_dir
+
+        ort_web_dir()  # before the long export: is onnxruntime-web installed?
+
+    def build(folder: Path) -> dict:
+        manifest = export_bundle(profile, folder, int8=args.int8, opset=args.opset, config=config)
+        if args.web:
+            from faceunlock.export.web import write_web
+
+            write_web(folder)
+        return manifest
+
+    manifest = write_bundle_atomically(out, build)
     summary = {
         "out": str(out),
+        "web": str(out / "web") if args.web else None,
         "files": {name: file_size(info["bytes"]) for name, info in manifest["files"].items()},
         "parity": manifest["parity"],
     }

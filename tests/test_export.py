@@ -200,3 +200,11 @@ def test_readme_states_the_calibrated_far_of_the_weights_metadata():
     stated = f"{far:.1e}".replace("e-0", "e-")  # 4.9e-6
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert f"metadata states {stated}" in readme
+
+
+def test_web_export_without_onnxruntime_web_names_the_npm_command(tmp_path):
+    from faceunlock.export.web import ort_web_dir
+    from faceunlock.unlock.errors import FaceUnlockError
+
+    with pytest.raises(FaceUnlockError, match="npm ci --prefix"):
+        ort_web_dir(tmp_path)
