@@ -214,13 +214,21 @@ def decision_contract(config: Config) -> dict:
 
 def liveness_contract(config: Config) -> dict:
     """The liveness option (`unlock.app.liveness`) and its parameters."""
-    from faceunlock.unlock.app.liveness import NOSE, PLANE_POINTS, LivenessParams
+    from faceunlock.unlock.app import liveness as lv
 
     return {
         "enabled": config.liveness,
-        "params": asdict(LivenessParams()),
-        "plane_points": list(PLANE_POINTS),
-        "nose": NOSE,
+        "params": asdict(lv.LivenessParams()),
+        "plane_points": list(lv.PLANE_POINTS),
+        "nose": lv.NOSE,
+        "homography": {
+            "solve": "exact 8 x 8 linear system of the 4 point pairs (h33 = 1), LU with "
+            "partial pivoting; degenerate when its 2-norm condition number > max_condition",
+            "max_condition": lv.MAX_CONDITION,
+            "min_w": lv.MIN_W,
+        },
+        "states": [lv.NO_FACE, lv.NEED_MOTION, lv.SPOOF, lv.LIVE],
+        "unlock_waits_state": live.MOVE_HEAD,
         "rule": "unlock.app.liveness.LivenessChecker: nose parallax against the homography "
         "of the four plane landmarks between smoothed frames; an unlock waits "
         "(state move_head) until the head moved",

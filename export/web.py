@@ -20,7 +20,7 @@ WEB_SOURCE = Path(__file__).resolve().parent.parent / "web"
 ORT_PACKAGE = "onnxruntime-web"
 # onnxruntime-web's wasm build: the ES module, its wasm loader and the wasm (SIMD, threads)
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
-APP_FILES = ("index.html", "app.js", "loop.js", "mtcnn.js", "imgproc.js")
+APP_FILES = ("index.html", "app.js", "loop.js", "liveness.js", "mtcnn.js", "imgproc.js")
 MODEL_FILES = (*MTCNN_FILES, UNLOCK_FILE, "manifest.json")
 
 

@@ -2,7 +2,9 @@
 
 The page (onnxruntime-web, wasm) must make the Python onnx runtime's decisions on the same
 frames: the same state on every frame, p within 0.01, the same unlock frame (within 2),
-and never unlock on another man's face. Needs Debian's chromium, Node.js and
+and never unlock on another man's face. A second pass in the same browser opens the page
+with `?liveness=1`: its states (move_head until the head moved) must be those of the Python
+onnx runtime with `--liveness` on the same frames. Needs Debian's chromium, Node.js and
 `npm ci --prefix web` (`.ci/run` installs them); skips, saying which is missing, otherwise.
 
 FACEUNLOCK_WEB_SHOTS=DIR keeps each run's screenshot and figures (docs/onnx.md's table).
@@ -82,21 +84,27 @@ def served(tmp_path_factory, cli):
     seen.mkdir()
     for i, frame in enumerate(read_y4m(y4m)[PREROLL:]):
         cv2.imwrite(str(seen / f"{i:04d}.png"), chromium_bgr(frame)[:-STRIP_ROWS])
-    ref = cli(
-        *("unlock", "--user", "lin", "--runtime", "onnx", "--source", str(seen)),
-        *("--json", "--no-window"),
-        home=home,
-    )
-    lines = [json.loads(line) for line in ref.stdout.splitlines() if line.startswith("{")]
+    python = {}
+    for name, extra in (("plain", ()), ("liveness", ("--liveness",))):
+        ref = cli(
+            *("unlock", "--user", "lin", "--runtime", "onnx", "--source", str(seen)),
+            *("--json", "--no-window", *extra),
+            home=home,
+        )
+        python[name] = [json.loads(ln) for ln in ref.stdout.splitlines() if ln.startswith("{")]
     handler = functools.partial(_IsolatedHandler, directory=str(root / "bundle" / "web"))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield {"root": root, "y4m": y4m, "python": lines, "port": server.server_address[1]}
+    yield {"root": root, "y4m": y4m, "python": python, "port": server.server_address[1]}
     server.shutdown()
 
 
-def _run_page(served: dict, threads: int, fps: int) -> dict:
-    """The page's log over the clip at `fps` camera frames per second."""
+# the page's passes: URL parameters of each (one browser, one page after another)
+PASSES = {"plain": "", "liveness": "&liveness=1"}
+
+
+def _run_page(served: dict, threads: int, fps: int, passes: tuple[str, ...]) -> dict:
+    """The page's log over the clip at `fps` camera frames per second, per pass."""
     root = served["root"]
     y4m = root / f"clip{fps}.y4m"
     if not y4m.exists():
@@ -106,16 +114,26 @@ def _run_page(served: dict, threads: int, fps: int) -> dict:
         f"http://127.0.0.1:{served['port']}/index.html?strip={STRIP_ROWS}"
         f"&fps={media_fps()}&threads={threads}"
     )
-    out, shot = root / f"page{threads}.json", root / f"page{threads}.png"
+    files = {
+        name: (root / f"page{threads}-{name}.json", root / f"page{threads}-{name}.png")
+        for name in passes
+    }
+    for out, _ in files.values():
+        out.unlink(missing_ok=True)
+    first, *more = [(url + PASSES[name], *files[name]) for name in passes]
+    args = [first[0], str(y4m), str(first[1]), str(first[2]), "240"]
+    args += [str(a) for triple in more for a in triple]
     run = subprocess.run(
-        ["node", str(DRIVER), url, str(y4m), str(out), str(shot), "240"],
+        ["node", str(DRIVER), *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=300 * len(passes),
     )
-    page = json.loads(out.read_text()) if out.exists() else {"errors": [run.stderr]}
-    page["screenshot"] = shot
-    return page
+    pages = {}
+    for name, (out, shot) in files.items():
+        pages[name] = json.loads(out.read_text()) if out.exists() else {"errors": [run.stderr]}
+        pages[name]["screenshot"] = shot
+    return pages
 
 
 def media_fps() -> float:
@@ -125,14 +143,17 @@ def media_fps() -> float:
     return FOLDER_FPS
 
 
-def _page_until_no_drops(served: dict, threads: int) -> dict:
-    """Run the page; a machine too busy to take every camera frame gets a slower camera."""
+def _page_until_no_drops(served: dict, threads: int, passes=("plain",)) -> dict:
+    """Run the page's passes; a machine too busy to take every camera frame gets a slower
+    camera (all passes again)."""
     for fps in (6, 3):
-        page = _run_page(served, threads, fps)
-        assert not page.get("errors"), page.get("errors")
-        if not any(e.get("state") == "dropped" for e in page["log"]):
-            return page
-    pytest.fail(f"the page missed camera frames even at 3 fps: {page['log']}")
+        pages = _run_page(served, threads, fps, passes)
+        for page in pages.values():
+            assert not page.get("errors"), page.get("errors")
+        logs = [e for page in pages.values() for e in page["log"]]
+        if not any(e.get("state") == "dropped" for e in logs):
+            return pages
+    pytest.fail(f"the page missed camera frames even at 3 fps: {pages}")
 
 
 def _figures(page: dict) -> dict:
@@ -179,9 +200,15 @@ def _keep(page: dict, name: str, figures: dict) -> None:
         (Path(folder) / f"{name}.json").write_text(json.dumps(figures, indent=1) + "\n")
 
 
-def test_page_unlocks_lin_like_the_python_runtime(served):
-    page = _page_until_no_drops(served, threads=2)
-    worst = _compare(page, served["python"])
+@pytest.fixture(scope="module")
+def two_threads(served):
+    """The page with 2 threads, without and with liveness, in one browser session."""
+    return _page_until_no_drops(served, threads=2, passes=("plain", "liveness"))
+
+
+def test_page_unlocks_lin_like_the_python_runtime(served, two_threads):
+    page = two_threads["plain"]
+    worst = _compare(page, served["python"]["plain"])
     figures = {**_figures(page), "max_abs_dp": worst, **page["summary"]}
     print(json.dumps(figures))
     _keep(page, "web-page-2-threads", figures)
@@ -191,9 +218,76 @@ def test_page_unlocks_lin_like_the_python_runtime(served):
 @pytest.mark.slow
 def test_page_on_one_thread(served):
     """One wasm thread (a phone's one core): the same decisions, slower (docs' table)."""
-    page = _page_until_no_drops(served, threads=1)
-    worst = _compare(page, served["python"])
+    page = _page_until_no_drops(served, threads=1)["plain"]
+    worst = _compare(page, served["python"]["plain"])
     figures = {**_figures(page), "max_abs_dp": worst, **page["summary"]}
     print(json.dumps(figures))
     _keep(page, "web-page-1-thread", figures)
     assert page["threads"] == 1
+
+
+def _python_checker_on(page: dict) -> tuple[list, float]:
+    """The Python LivenessChecker fed the page's own faces (box, landmarks) frame by frame,
+    as the desktop loop feeds it: frames where its state differs from the page's, and the
+    largest |parallax_page - parallax_python|."""
+    import numpy as np
+
+    from faceunlock.models.face import Face
+    from faceunlock.unlock.app.liveness import LivenessChecker
+
+    checker, differ, worst = LivenessChecker(), [], 0.0
+    for e in page["log"]:
+        if e["state"] == "no_face":
+            checker.update(None, (0, 0, 3))
+        elif e["state"] in ("locked", "unlocked", "move_head"):  # the scored faces
+            checker.update(Face(np.array(e["box"]), 1.0, np.array(e["points"])), (0, 0, 3))
+        if e["state"] == "dropped":
+            continue
+        if e["liveness"] != checker.state:
+            differ.append((e["frame"], e["liveness"], checker.state))
+        worst = max(worst, abs(e["parallax"] - checker.last_parallax))
+    return differ, worst
+
+
+def test_page_liveness_like_the_python_runtime(served, two_threads):
+    """`?liveness=1`: the desktop loop's liveness, state for state (move_head until the head
+    moved), against `unlock --runtime onnx --liveness` on the same frames, and the page's
+    checker against the Python one on the page's own landmarks."""
+    page, python = two_threads["liveness"], served["python"]["liveness"]
+    assert page["liveness"] is True
+    per_frame = [line for line in python if "frame" in line]
+    frames = {e["frame"]: e for e in page["log"]}
+    differ = [
+        (line["frame"], line["state"], frames.get(line["frame"], {}).get("state"))
+        for line in per_frame
+        if frames.get(line["frame"], {}).get("state") != line["state"]
+    ]
+    worst = max(
+        abs(frames[line["frame"]]["p"] - line["p"])
+        for line in per_frame
+        if line["p"] is not None and frames.get(line["frame"], {}).get("p") is not None
+    )
+    checker_differ, worst_parallax = _python_checker_on(page)
+    summary = python[-1]
+    unlock = page["summary"]["unlocked_at_frame"]
+    figures = {
+        "frames": len(per_frame),
+        "states_equal": len(per_frame) - len(differ),
+        "move_head_frames": sum(line["state"] == "move_head" for line in per_frame),
+        "unlocked_at_frame_page": unlock,
+        "unlocked_at_frame_python": summary["unlocked_at_frame"],
+        "max_abs_dp": worst,
+        "live_from_frame": min(e["frame"] for e in page["log"] if e.get("liveness") == "live"),
+        "checker_states_differ": len(checker_differ),
+        "max_abs_dparallax": worst_parallax,
+    }
+    print(json.dumps(figures))
+    _keep(page, "web-page-liveness", figures)
+    assert not differ, differ
+    assert worst <= MAX_DP
+    assert not checker_differ, checker_differ
+    assert worst_parallax < 1e-9
+    assert summary["result"] == "unlocked" and page["summary"]["result"] == "unlocked"
+    assert abs(unlock - summary["unlocked_at_frame"]) <= 2
+    assert frames[unlock]["liveness"] == "live"
+    assert all(e.get("user") in (None, "lin") for e in page["log"])

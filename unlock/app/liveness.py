@@ -31,6 +31,9 @@ LIVE = "live"
 SPOOF = "spoof"
 NO_FACE = "no_face"
 
+MAX_CONDITION = 1e12  # a homography system worse conditioned than this is degenerate
+MIN_W = 1e-9  # a point the homography maps this near the line at infinity maps nowhere
+
 
 @dataclass(frozen=True)
 class LivenessParams:
@@ -54,7 +57,7 @@ def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
         rows.append([0, 0, 0, x, y, 1, -v * x, -v * y])
         rhs.append(v)
     a = np.asarray(rows)
-    if np.linalg.cond(a) > 1e12:
+    if np.linalg.cond(a) > MAX_CONDITION:
         return None
     h = np.linalg.solve(a, np.asarray(rhs))
     return np.append(h, 1.0).reshape(3, 3)
@@ -62,7 +65,7 @@ def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
 
 def _apply(h: np.ndarray, point: np.ndarray) -> np.ndarray | None:
     x, y, w = h @ np.array([point[0], point[1], 1.0])
-    if abs(w) < 1e-9:
+    if abs(w) < MIN_W:
         return None
     return np.array([x / w, y / w])
 

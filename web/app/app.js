@@ -1,7 +1,8 @@
 // The page: camera or video file -> the desktop loop (loop.js) -> overlay and a JSON log.
 // URL parameters: threads=N (wasm threads), video=URL (a video file instead of the camera),
 // strip=ROWS (tests: the bottom ROWS rows of each frame carry its clip index as 16 black
-// or white blocks and are cut off before processing), fps=F (media time of strip frames).
+// or white blocks and are cut off before processing), fps=F (media time of strip frames),
+// liveness=1 (or 0) switches the liveness option on (off) whatever the manifest's config says.
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { fromRGBA } from "./imgproc.js";
 import { UnlockLoop } from "./loop.js";
@@ -49,7 +50,17 @@ function readStrip(rgba, width, height, rows) {
   return index;
 }
 
-function drawOverlay(ctx, res, fps, threshold) {
+// The desktop window's banners (unlock/app/live.py FrameResult.banner)
+const BANNERS = {
+  no_face: "NO FACE", too_dark: "TOO DARK", uneven_light: "LIGHT FROM ONE SIDE",
+  locked: "LOCKED", move_head: "MOVE YOUR HEAD",
+};
+
+function banner(res) {
+  return res.state === "unlocked" ? `UNLOCKED ${res.user}` : BANNERS[res.state] ?? res.state.toUpperCase();
+}
+
+function drawOverlay(ctx, res, fps, threshold, liveness) {
   const colour = res.state === "unlocked" ? "#3c3" : res.p != null && res.p >= threshold ? "#fc3" : "#e33";
   ctx.lineWidth = 2;
   ctx.strokeStyle = ctx.fillStyle = colour;
@@ -60,7 +71,7 @@ function drawOverlay(ctx, res, fps, threshold) {
   }
   const W = ctx.canvas.width, barW = Math.min(200, W / 3);
   ctx.fillStyle = "rgba(0,0,0,0.6)";
-  ctx.fillRect(0, 0, W, 44);
+  ctx.fillRect(0, 0, W, liveness ? 62 : 44);
   ctx.fillStyle = "#555";
   ctx.fillRect(8, 28, barW, 10);
   ctx.fillStyle = colour;
@@ -68,11 +79,14 @@ function drawOverlay(ctx, res, fps, threshold) {
   ctx.fillStyle = "#fff";
   ctx.fillRect(8 + barW * threshold - 1, 24, 2, 18);
   ctx.font = "bold 16px system-ui, sans-serif";
-  const text = res.state === "unlocked" ? `UNLOCKED ${res.user}` : res.state.replace("_", " ").toUpperCase();
-  ctx.fillText(`${text}  p ${res.p == null ? "-" : res.p.toFixed(2)}`, 8, 20);
+  ctx.fillText(`${banner(res)}  p ${res.p == null ? "-" : res.p.toFixed(2)}`, 8, 20);
   ctx.font = "12px system-ui, sans-serif";
   const ms = Object.entries(res.ms).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(" ");
   ctx.fillText(`${fps.toFixed(1)} fps  ${ms} ms  ${state.threads} thr`, barW + 20, 36);
+  if (liveness && res.liveness) {
+    const need = liveness.params.min_parallax;
+    ctx.fillText(`liveness ${res.liveness.replace("_", " ")}  parallax ${res.parallax.toFixed(2)} (live at ${need})`, 8, 56);
+  }
 }
 
 class Runner {
@@ -84,11 +98,14 @@ class Runner {
     this.grab = document.createElement("canvas").getContext("2d", { willReadFrequently: true });
     this.strip = Number(params.get("strip") || 0);
     this.fps = Number(params.get("fps") || 25);
+    const asked = params.get("liveness");
+    this.liveness = asked === null ? manifest.liveness.enabled === true : asked === "1";
+    state.liveness = this.liveness;
     this.reset();
   }
 
   reset() {
-    this.loop = new UnlockLoop(ort, this.sessions, this.manifest);
+    this.loop = new UnlockLoop(ort, this.sessions, this.manifest, { liveness: this.liveness });
     this.last = -1;
     this.frames = 0;
     this.start = performance.now();
@@ -129,7 +146,10 @@ class Runner {
 
   finish(result, frame) {
     this.ended = true;
-    state.summary = { result, unlocked_at_frame: frame ?? null, frames: this.frames, threads: state.threads };
+    state.summary = {
+      result, unlocked_at_frame: frame ?? null, frames: this.frames, threads: state.threads,
+      liveness: this.liveness,
+    };
     state.done = true;
     console.log("faceunlock-summary " + JSON.stringify(state.summary));
   }
@@ -153,7 +173,7 @@ class Runner {
       const { width, height } = got.img;
       if (this.ctx.canvas.width !== width) Object.assign(this.ctx.canvas, { width, height });
       this.ctx.putImageData(new ImageData(this.rgba(got.img), width, height), 0, 0);
-      drawOverlay(this.ctx, res, fps, m.decision.threshold);
+      drawOverlay(this.ctx, res, fps, m.decision.threshold, this.liveness ? m.liveness : null);
       this.record(res);
       say(`${m.user}: ${res.state}  ${fps.toFixed(1)} fps, ${state.threads} thread(s)`);
       if (res.state === "unlocked") this.finish("unlocked", res.frame);
@@ -197,7 +217,7 @@ async function main() {
   $("camera").onclick = () => { runner.reset(); useCamera(video).catch((e) => say(`camera: ${e.message}`)); };
   $("file").onchange = (e) => { runner.reset(); useVideo(video, URL.createObjectURL(e.target.files[0])); };
   $("reset").onclick = () => runner.reset();
-  say(`ready: ${manifest.user}, ${state.threads} thread(s)`);
+  say(`ready: ${manifest.user}, ${state.threads} thread(s)${runner.liveness ? ", liveness on" : ""}`);
   runner.run();
   if (params.get("video")) await useVideo(video, params.get("video"));
   else await useCamera(video).catch((e) => say(`camera: ${e.message}; pick a video file`));

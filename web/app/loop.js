@@ -1,7 +1,8 @@
 // The desktop loop (unlock/app/live.py) on the bundle: dark frames, the face finder with
-// O-Net tracking, the crop, the lighting gate, p from unlock.onnx and the k-of-n rule.
-// Every number comes from the manifest.
+// O-Net tracking, the crop, the lighting gate, p from unlock.onnx, the k-of-n rule and,
+// when asked, liveness (liveness.js). Every number comes from the manifest.
 import { AreaResampler, grey, percentile, region, resizeArea, rint } from "./imgproc.js";
+import { LivenessChecker } from "./liveness.js";
 import { Mtcnn } from "./mtcnn.js";
 
 const clip = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
@@ -132,28 +133,44 @@ export class FaceFinder {
   }
 }
 
-/** One attempt: step(frame) -> the frame's result, as the desktop loop's JSON line. */
+/**
+ * One attempt: step(frame) -> the frame's result, as the desktop loop's JSON line. With
+ * liveness on, an unlock waits as state manifest.liveness.unlock_waits_state (move_head)
+ * until the checker saw the head move, as the desktop loop does.
+ */
 export class UnlockLoop {
-  constructor(ort, sessions, manifest) {
+  constructor(ort, sessions, manifest, { liveness = false } = {}) {
     this.ort = ort;
     this.s = sessions;
     this.m = manifest;
     const det = new Mtcnn(ort, sessions, manifest.detector, manifest.loop.face_finder.detector_min_face);
     this.finder = new FaceFinder(det, manifest.loop);
     this.rule = new KOfN(manifest.decision.k, manifest.decision.n, manifest.decision.threshold);
+    this.liveness = liveness ? new LivenessChecker(manifest.liveness) : null;
+  }
+
+  /** The checker's state and last parallax, for the log and the overlay. */
+  livenessFields() {
+    const lv = this.liveness;
+    return lv ? { liveness: lv.state, parallax: lv.lastParallax } : {};
   }
 
   async step(img, index, tMs) {
     const m = this.m, ms = {};
     let t = performance.now();
-    const result = (state, extra = {}) => ({ frame: index, t_ms: tMs, state, ms, ...extra });
+    const result = (state, extra = {}) => ({
+      frame: index, t_ms: tMs, state, ms, ...extra, ...this.livenessFields(),
+    });
     if (frameIsDark(img, m.loop.dark_frame)) {
       ms.detect = performance.now() - t;
       return result("too_dark", { box: null, p: null });
     }
     const face = await this.finder.find(img);
     ms.detect = performance.now() - t;
-    if (!face) return result("no_face", { box: null, p: null, track: this.finder.mode });
+    if (!face) {
+      this.liveness?.update(null);
+      return result("no_face", { box: null, p: null, track: this.finder.mode });
+    }
     t = performance.now();
     const crop = cropFace(img, face.box, m.crop);
     ms.crop = performance.now() - t;
@@ -168,6 +185,11 @@ export class UnlockLoop {
     const p = out.p.data[0];
     ms.embed = performance.now() - t;
     const [unlock, hits] = this.rule.add(p);
-    return result(unlock ? "unlocked" : "locked", { ...base, p, hits, user: m.user });
+    let state = unlock ? "unlocked" : "locked";
+    if (this.liveness) {
+      this.liveness.update(face);
+      if (unlock && !this.liveness.isLive) state = m.liveness.unlock_waits_state;
+    }
+    return result(state, { ...base, p, hits, user: m.user });
   }
 }
