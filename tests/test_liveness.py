@@ -139,6 +139,30 @@ def test_checker_ignores_tiny_faces_and_restarts_on_a_jump():
     assert checker.max_parallax == 0.0 < seen_before
 
 
+def test_liveness_earned_by_one_face_does_not_carry_over_to_another():
+    """Move your own head, then hold up the owner's photo: the photo must move again."""
+    rng = np.random.default_rng(4)
+
+    def live_checker():
+        checker = LivenessChecker()
+        for yaw in np.linspace(0, 35, 15):
+            checker.update(face_from(project_head(yaw) + rng.normal(0, 0.3, (5, 2))), (480, 640))
+        assert checker.is_live
+        return checker
+
+    checker = live_checker()  # the photo shown somewhere else in the frame: another face
+    checker.update(face_from(project_head(0, at=(560, 120))), (480, 640))
+    assert not checker.is_live and checker.state == NEED_MOTION
+    checker = live_checker()  # the head leaves the frame before the photo comes in
+    checker.update(None, (480, 640))
+    assert not checker.is_live and checker.state == NO_FACE
+    checker.update(face_from(project_head(35)), (480, 640))
+    assert not checker.is_live
+    checker = live_checker()  # the same face staying put stays live
+    checker.update(face_from(project_head(35)), (480, 640))
+    assert checker.is_live
+
+
 @pytest.mark.parametrize("attack", ["homography", "print_blur"])
 def test_simulated_photo_attack_through_the_real_detector(pipeline, lfw_fixtures, attack):
     """LFW photos moved before a simulated camera, landmarks from MTCNN: never live."""

@@ -148,10 +148,15 @@ class LivenessChecker:
         return self.state == LIVE
 
     def update(self, face: Face | None, frame_shape: tuple) -> None:
-        """Add one frame's face (None when the frame has none)."""
-        if self.state == LIVE:
-            return
+        """Add one frame's face (None when the frame has none).
+
+        Liveness belongs to the face that moved: when that face is gone (a frame without a
+        face) or another face takes its place (a jump), it is forgotten, also once live,
+        so a head moved by one person cannot vouch for a photo held up after it.
+        """
         if face is None:
+            if self.state == LIVE:
+                self.reset()
             if not self._recent:
                 self.state = NO_FACE
             return
@@ -167,6 +172,8 @@ class LivenessChecker:
             if jump > self.params.max_jump * max(self._last_width, 1.0):
                 self.reset()  # another face, or the tracker lost it: start over
         self._last_centre, self._last_width = face.centre, face.width
+        if self.state == LIVE:
+            return
         self._recent.append(landmarks)
         if self.state == NO_FACE:
             self.state = NEED_MOTION

@@ -164,8 +164,9 @@ export class LivenessChecker {
   /** Add one frame's face ({box, points}), or null when the frame has none. */
   update(face) {
     const p = this.p;
-    if (this.state === LIVE) return;
+    // liveness belongs to the face that moved: gone or replaced (a jump), it is forgotten
     if (!face) {
+      if (this.state === LIVE) this.reset();
       if (!this.recent.length) this.state = NO_FACE;
       return;
     }
@@ -179,6 +180,7 @@ export class LivenessChecker {
     }
     this.lastCentre = centre;
     this.lastWidth = x2 - x1;
+    if (this.state === LIVE) return;
     this.recent.push(lm);
     if (this.recent.length > p.smooth) this.recent.shift();
     if (this.state === NO_FACE) this.state = NEED_MOTION;
