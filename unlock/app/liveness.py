@@ -147,6 +147,16 @@ class LivenessChecker:
     def is_live(self) -> bool:
         return self.state == LIVE
 
+    def _follow(self, face: Face) -> None:
+        """Track the face's place; a jump means another face (or a lost track): start over."""
+        if self._last_centre is not None:
+            jump = np.hypot(
+                face.centre[0] - self._last_centre[0], face.centre[1] - self._last_centre[1]
+            )
+            if jump > self.params.max_jump * max(self._last_width, 1.0):
+                self.reset()
+        self._last_centre, self._last_width = face.centre, face.width
+
     def update(self, face: Face | None, frame_shape: tuple) -> None:
         """Add one frame's face (None when the frame has none).
 
@@ -165,13 +175,7 @@ class LivenessChecker:
             self.params.min_eye_distance
         ):
             return
-        if self._last_centre is not None:
-            jump = np.hypot(
-                face.centre[0] - self._last_centre[0], face.centre[1] - self._last_centre[1]
-            )
-            if jump > self.params.max_jump * max(self._last_width, 1.0):
-                self.reset()  # another face, or the tracker lost it: start over
-        self._last_centre, self._last_width = face.centre, face.width
+        self._follow(face)
         if self.state == LIVE:
             return
         self._recent.append(landmarks)
