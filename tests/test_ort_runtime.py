@@ -232,3 +232,17 @@ def test_int8_needs_the_onnx_runtime_and_threads_must_be_positive(capsys):
         pipeline_from_args(argparse.Namespace(runtime="onnx", int8=False, threads=0))
     assert main(["bench", "--no-peers", "--frames", "2", "--int8", "--runtime", "torch"]) != 0
     assert "--int8 needs --runtime onnx" in capsys.readouterr().err
+
+
+def test_a_pipeline_with_another_smallest_face_shares_its_networks(ort_pipeline):
+    twin = ort_pipeline.with_min_face(48)
+    assert twin.detector.min_face_size == 48 and ort_pipeline.detector.min_face_size != 48
+    assert twin.detector.pnet is ort_pipeline.detector.pnet
+    assert twin.embedder is ort_pipeline.embedder
+    assert twin.detector.scales(360, 640)[0] == pytest.approx(12 / 48)
+
+
+def test_the_torch_detector_twin_leaves_the_original_alone(pipeline):
+    twin = pipeline.with_min_face(48)
+    assert twin.detector.min_face_size == 48 and pipeline.detector.min_face_size != 48
+    assert twin.detector.mtcnn.pnet is pipeline.detector.mtcnn.pnet

@@ -10,6 +10,7 @@ frame, which serves every pyramid level and every R-Net / O-Net crop.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -294,6 +295,12 @@ class OrtMtcnn:
         self.min_face_size = int(min_face_size)
         self.thresholds = thresholds
         self.factor = factor
+
+    def with_min_face(self, min_face_size: int) -> OrtMtcnn:
+        """The same detector (its sessions shared) with another smallest face."""
+        twin = copy.copy(self)
+        twin.min_face_size = int(min_face_size)
+        return twin
 
     def scales(self, h: int, w: int) -> list[float]:
         """The image pyramid's scales (facenet-pytorch's loop, in double precision)."""

@@ -5,6 +5,8 @@ The reference; `models.mtcnn.ort_mtcnn` is its onnxruntime port (a test asserts 
 
 from __future__ import annotations
 
+import copy
+
 import cv2
 import numpy as np
 import torch
@@ -36,6 +38,13 @@ class FaceDetector:
     @property
     def min_face_size(self) -> int:
         return self.mtcnn.min_face_size
+
+    def with_min_face(self, min_face_size: int) -> FaceDetector:
+        """The same detector (its networks shared) with another smallest face."""
+        twin = copy.copy(self)
+        twin.mtcnn = copy.copy(self.mtcnn)
+        twin.mtcnn.min_face_size = int(min_face_size)
+        return twin
 
     @torch.inference_mode()
     def infer(self, image_bgr: np.ndarray) -> list[Face]:

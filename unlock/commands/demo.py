@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     args.runtime = args.runtime or Config().runtime
     pipeline = pipeline_from_args(args, min_face_size=LIVE_MIN_FACE)
     # each man is enrolled as `faceunlock enroll` would enrol him (its detector settings)
-    enrol_pipeline = pipeline_from_args(args, min_face_size=ENROL_MIN_FACE)
+    enrol_pipeline = pipeline.with_min_face(ENROL_MIN_FACE)
     reports = []
     try:
         with tempfile.TemporaryDirectory(prefix="faceunlock-demo-") as tmp:

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from faceunlock.unlock.config import Config
     from faceunlock.unlock.errors import FaceUnlockError
     from faceunlock.unlock.lab.eval_live import evaluate, plot_best_p
-    from faceunlock.unlock.pipeline.runtime import load_pipeline, pipeline_from_args
+    from faceunlock.unlock.pipeline.runtime import pipeline_from_args
 
     if not args.window > 0:
         raise FaceUnlockError("--window must be > 0 seconds")
@@ -67,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if not data.is_dir():
         raise FaceUnlockError(f"{data}: no such folder")
     pipeline = pipeline_from_args(args, min_face_size=LIVE_MIN_FACE)
-    enrol_pipeline = load_pipeline(
-        args.runtime, ENROL_MIN_FACE, args.threads, "int8" if args.int8 else "fp32", args.home
-    )
+    enrol_pipeline = pipeline.with_min_face(ENROL_MIN_FACE)
     start = time.perf_counter()
     log = None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     config = Config(adaptive=not args.no_adapt)

@@ -13,6 +13,7 @@ only choose the networks. This module imports no torch.
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from dataclasses import dataclass, field
@@ -55,6 +56,14 @@ class FacePipelineCore:
     @property
     def weights_sha256(self) -> str:
         return self.embedder.weights_sha256
+
+    def with_min_face(self, min_face_size: int) -> FacePipelineCore:
+        """The same networks (nothing loaded again) with another detector smallest face:
+        enrolment's detector settings beside the live loop's."""
+        twin = copy.copy(self)
+        twin.detector = self.detector.with_min_face(min_face_size)
+        twin.timer = StageTimer()
+        return twin
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """Every face in a BGR image, largest first."""
