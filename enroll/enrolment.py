@@ -330,7 +330,9 @@ def _check_same_person(scorer, embeddings: np.ndarray, profile: Profile, source:
 
 
 def _existing_profile(store: ProfileStore, name: str, add: bool, pipeline, scorer):
-    """The profile `--add` adds to (None without --add), or why enrolment cannot go on."""
+    """The profile `--add` adds to (None without --add), or why enrolment cannot go on.
+
+    Checked again, fresh, under the user's lock when the profile is saved (`enrol`)."""
     if not add:
         if store.exists(name):
             raise FaceUnlockError(
@@ -412,14 +414,12 @@ def enrol(
         raise FaceUnlockError(f"--frames must be 1..100, got {frames}")
     store = store or ProfileStore()
     scorer = UnlockScorer()
-    existing = _existing_profile(store, name, add, pipeline, scorer)
+    _existing_profile(store, name, add, pipeline, scorer)  # refuse before reading frames
     crops: list | None = [] if snapshots else None
     gates = gates or QualityGates()
     embeddings, report = collect_embeddings(
         pipeline, source, frames, gates, progress, crops, guide=guide
     )
-    if existing is not None:  # refuse another person before anything else is done
-        _check_same_person(scorer, embeddings, existing, source)
     now = datetime.now(UTC).isoformat()
     appearance = {
         "date": now,
