@@ -88,3 +88,24 @@ def test_evaluation_never_uses_an_identity_the_network_trained_on():
     assert roles.users == ["A_User"] and roles.impostors == ["Other_Person"]
     assert roles.user_impostors == ["A_User"]  # an impostor for other users (none here)
     assert not any(f.split("/")[0] in trained for f in roles.pool())
+
+
+def test_the_embedding_pass_notes_each_crops_lighting(pipeline, lfw_fixtures, tmp_path):
+    """`eval unlock`'s lighting gate reads what the embedding pass saw: no second detection."""
+    from faceunlock.unlock.lab.embedding_store import EmbeddingStore
+
+    files = sorted(lfw_fixtures.glob("*/*.jpg"))[:6]
+    store = EmbeddingStore(lfw_fixtures, pipeline, cache=tmp_path)
+    _, found = store.embeddings(files, progress=False)
+    crops = []
+    original = pipeline.crop_images
+    pipeline.crop_images = lambda *a, **k: crops.append(1) or original(*a, **k)
+    try:
+        noted = store.lighting(files, progress=False)
+    finally:
+        del pipeline.crop_images
+    assert not crops and np.isfinite(noted[found]).all()
+    fresh = EmbeddingStore(lfw_fixtures, pipeline, cache=tmp_path / "other")
+    np.testing.assert_allclose(fresh.lighting(files, progress=False), noted, rtol=1e-6)
+    reread = EmbeddingStore(lfw_fixtures, pipeline, cache=tmp_path)  # from the file
+    np.testing.assert_array_equal(reread.lighting(files, progress=False), noted)

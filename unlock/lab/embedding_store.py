@@ -74,6 +74,7 @@ class EmbeddingStore:
         self._embeddings: dict[str, np.ndarray] = {}
         self._flipped: dict[str, np.ndarray] = {}
         self._found: dict[str, bool] = {}
+        self._light: dict[str, np.ndarray] | None = None  # see `lighting`
         self._load()
 
     def _load(self) -> None:
@@ -131,36 +132,54 @@ class EmbeddingStore:
             images.append(image)
         return images
 
+    @property
+    def _light_path(self) -> Path:
+        return self.path.with_suffix(".light.npz")
+
+    def _light_table(self) -> dict[str, np.ndarray]:
+        """The cached lighting values (read once)."""
+        if self._light is None:
+            self._light = {}
+            if self._light_path.is_file():
+                try:
+                    with np.load(self._light_path, allow_pickle=False) as data:
+                        self._light = {str(n): v for n, v in zip(data["names"], data["values"])}
+                except (OSError, ValueError, KeyError):
+                    self._light = {}
+        return self._light
+
+    def _save_light(self) -> None:
+        keys = sorted(self._light_table())
+        values = np.stack([self._light[k] for k in keys]) if keys else np.zeros((0, 2))
+        _save_npz(self._light_path, names=np.array(keys), values=values)
+
+    def _note_lighting(self, names: list[str], crops: list, found: np.ndarray) -> None:
+        table = self._light_table()
+        for name, crop, ok in zip(names, crops, found):
+            values = face_lighting(crop) if ok and crop is not None else (np.nan, np.nan)
+            table[name] = np.array(values, np.float32)
+
     def lighting(
         self, files: Sequence[str | os.PathLike], batch_size: int = 16, progress: bool = True
     ) -> np.ndarray:
         """N x 2: the mean grey level and side imbalance of each file's face crop
         (`models.crop.face_lighting`, what the live loop's lighting gate reads), NaN where
-        no face was found. Cached beside the embeddings; computing it needs no embedding."""
-        path = self.path.with_suffix(".light.npz")
-        table: dict[str, np.ndarray] = {}
-        if path.is_file():
-            try:
-                with np.load(path, allow_pickle=False) as data:
-                    table = {str(n): v for n, v in zip(data["names"], data["values"])}
-            except (OSError, ValueError, KeyError):
-                table = {}
+        no face was found. Cached beside the embeddings and noted while embedding; for
+        images embedded before, it needs a detection but no embedding."""
+        table = self._light_table()
         names = [self.name(f) for f in files]
         missing = [n for n in dict.fromkeys(names) if n not in table]
         if missing:
             bar = tqdm(total=len(missing), desc="lighting", unit="img", disable=not progress)
             for start in range(0, len(missing), batch_size):
                 chunk = missing[start : start + batch_size]
-                crops, _found = self.pipeline.crop_images(
+                crops, found = self.pipeline.crop_images(
                     self._images(chunk), self.policy, margin_px=self.margin_px
                 )
-                for name, crop in zip(chunk, crops):
-                    values = face_lighting(crop) if crop is not None else (np.nan, np.nan)
-                    table[name] = np.array(values, np.float32)
+                self._note_lighting(chunk, crops, found)
                 bar.update(len(chunk))
             bar.close()
-            keys = sorted(table)
-            _save_npz(path, names=np.array(keys), values=np.stack([table[k] for k in keys]))
+            self._save_light()
         return np.stack([table[n] for n in names]) if names else np.zeros((0, 2), np.float32)
 
     def embeddings(
@@ -181,12 +200,14 @@ class EmbeddingStore:
             unsaved = 0
             for start in range(0, len(missing), batch_size):
                 chunk = missing[start : start + batch_size]
-                embs, flipped, found = self.pipeline.embed_images(
+                crops, found = self.pipeline.crop_images(
                     self._images(chunk),
                     self.policy,
                     fallback_centre=self.fallback_centre,
                     margin_px=self.margin_px,
                 )
+                embs, flipped = self.pipeline.embed_crop_list(crops)
+                self._note_lighting(chunk, crops, found)
                 for name, emb, emb_flip, ok in zip(chunk, embs, flipped, found):
                     self._embeddings[name] = emb
                     self._flipped[name] = emb_flip
@@ -195,9 +216,11 @@ class EmbeddingStore:
                 unsaved += len(chunk)
                 if unsaved >= 1000:
                     self._save()
+                    self._save_light()
                     unsaved = 0
             bar.close()
             self._save()
+            self._save_light()
         table = self._flipped if flip else self._embeddings
         return (
             np.stack([table[n] for n in names]) if names else np.zeros((0, 512)),

@@ -157,8 +157,12 @@ class FacePipelineCore:
         Images without a crop (see `crop_images`) get NaN rows.
         """
         crops, found = self.crop_images(images, policy, fallback_centre, margin_px)
+        return (*self.embed_crop_list(crops), found)
+
+    def embed_crop_list(self, crops: list[np.ndarray | None]) -> tuple[np.ndarray, np.ndarray]:
+        """(plain N x 512, with-mirror N x 512) embeddings of crops, NaN rows where None."""
         valid = [c for c in crops if c is not None]
-        plain = np.full((len(images), 512), np.nan, np.float32)
+        plain = np.full((len(crops), 512), np.nan, np.float32)
         flipped = plain.copy()
         if valid:
             start = time.perf_counter()
@@ -167,4 +171,4 @@ class FacePipelineCore:
             rows = [i for i, c in enumerate(crops) if c is not None]
             plain[rows] = emb_plain
             flipped[rows] = emb_flip
-        return plain, flipped, found
+        return plain, flipped
