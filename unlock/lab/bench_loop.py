@@ -167,12 +167,15 @@ def measure(pipeline, peers, skipped: dict, frames: list, fps: float, threads=No
     """The benchmark: the unlock loop (Lin-Manuel Miranda enrolled from his photo) and the
     peers over `frames`, interleaved; the report (see the module's docstring)."""
     from faceunlock.enroll.profile import Profile
+    from faceunlock.models.mtcnn.params import ENROL_MIN_FACE
     from faceunlock.models.unlock_head.scorer import UnlockScorer
     from faceunlock.unlock import media
     from faceunlock.unlock.app.live import ProfileScorer, UnlockLoop
     from faceunlock.unlock.config import Config
 
-    sample = pipeline.require_face(str(media.photo_path(media.OWNER)))
+    # enrolled as `faceunlock enroll` enrols the photo (its detector settings)
+    enrol_pipeline = pipeline.with_min_face(ENROL_MIN_FACE)
+    sample = enrol_pipeline.require_face(str(media.photo_path(media.OWNER)))
     profile = Profile(media.OWNER, sample.embedding[None], pipeline.weights_sha256)
     config = Config()
     loop = UnlockLoop(pipeline, ProfileScorer([profile], UnlockScorer()), config)
