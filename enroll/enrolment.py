@@ -342,7 +342,7 @@ def _existing_profile(store: ProfileStore, name: str, add: bool, pipeline, score
         return None
     if not store.exists(name):
         raise FaceUnlockError(f"no user {name!r} to add to; enrol without --add first")
-    return require_compatible(store.load(name), pipeline.weights_sha256, scorer.weights_sha256)
+    return require_compatible(store.load(name), pipeline.weights_sha256, scorer.network_sha256)
 
 
 def _with_appearance(existing, name, embeddings, pipeline, source, appearance, now) -> Profile:
@@ -442,10 +442,10 @@ def enrol(
                 f"(use --add to add this appearance)"
             )
         if current is not None:
-            require_compatible(current, pipeline.weights_sha256, scorer.weights_sha256)
+            require_compatible(current, pipeline.weights_sha256, scorer.network_sha256)
             _check_same_person(scorer, embeddings, current, source)
         profile = _with_appearance(current, name, embeddings, pipeline, source, appearance, now)
-        profile.extra["unlock_net_sha256"] = scorer.weights_sha256
+        profile.extra["unlock_net_sha256"] = scorer.network_sha256
         profile.extra["self_check_p"] = self_check(scorer, profile.embeddings)
         return profile
 

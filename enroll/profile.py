@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from faceunlock.models.files import TEMP_PREFIX, fsync_dir, write_private_file
+from faceunlock.models.unlock_head.scorer import same_network
 from faceunlock.unlock.errors import FaceUnlockError
 from faceunlock.unlock.filelock import exclusive
 from faceunlock.unlock.paths import data_dir
@@ -135,8 +136,9 @@ class Profile:
 def require_compatible(profile: Profile, weights_sha256: str, unlock_net_sha256: str | None = None):
     """Refuse a profile this install cannot score: enrolled with other FaceNet weights (its
     embeddings live in another space), or with another unlock network than the one that
-    will score it (`unlock_net_sha256`, checked when both the profile and the caller name
-    one). Every job that scores or exports a profile calls this."""
+    will score it (`unlock_net_sha256`, the network's `network_sha256`, checked when both
+    the profile and the caller name one). Every job that scores or exports a profile calls
+    this."""
     if profile.weights_sha256 != weights_sha256:
         raise FaceUnlockError(
             f"{profile.name} was enrolled with other embedding weights; remove the profile "
@@ -144,7 +146,7 @@ def require_compatible(profile: Profile, weights_sha256: str, unlock_net_sha256:
         )
     enrolled_net = profile.extra.get("unlock_net_sha256")
     if unlock_net_sha256 is not None and enrolled_net is not None:
-        if enrolled_net != unlock_net_sha256:
+        if not same_network(enrolled_net, unlock_net_sha256):
             raise FaceUnlockError(
                 f"{profile.name} was enrolled with another unlock network; remove the profile "
                 f"(`faceunlock users remove {profile.name}`) and enrol again"

@@ -206,6 +206,7 @@ def _manifest(out, profile, net_meta, settings) -> dict:
         "liveness": contract.liveness_contract(config),
         "calibrated_far": calibration.get("far"),
         "calibration": calibration,
+        "attempt_calibration": (net_meta or {}).get("attempt_calibration"),
         "parity": parity,
         "versions": {
             p: _version(p)

@@ -115,11 +115,32 @@ def enrolled_offset_index(enrolled: np.ndarray) -> int:
     return offset_index(len(enrolled), pairwise_cosine(enrolled))
 
 
-def weights_sha256(path: str | os.PathLike | None = None) -> str:
-    """SHA-256 of the unlock network's weights file (profiles record the one they enrolled
-    with)."""
-    path = Path(path) if path is not None else WEIGHTS_PATH
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def network_sha256(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the network's arrays (name, dtype, shape and bytes of each): the decision
+    it computes, not its file. Profiles record it; a metadata edit (a new measurement
+    written beside the arrays) leaves it unchanged, so it needs no new enrolment."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+# Profiles enrolled before profiles recorded `network_sha256` hold the SHA-256 of the
+# weights *file*. Each entry maps such a file hash to the arrays that file held; a profile
+# recording it is scored by the same network as long as those arrays are shipped.
+FILE_SHA256_OF_NETWORK = {
+    "5bc2858c38c85163760099e3124d27ff92eedcaada432e1254658bdce39ae763": (
+        "ac506aa77247a664a1dc209a6b8ff5a5b349a559af37f6b70bafc983b41b426e"
+    ),
+}
+
+
+def same_network(recorded: str, shipped_network_sha256: str) -> bool:
+    """Whether a profile's recorded unlock-network hash names the shipped network (its
+    `network_sha256`, or a file hash of the same arrays from before the switch)."""
+    return shipped_network_sha256 in (recorded, FILE_SHA256_OF_NETWORK.get(recorded))
 
 
 def load_weights(path: str | os.PathLike | None = None) -> tuple[dict[str, np.ndarray], dict]:
@@ -156,7 +177,7 @@ class UnlockScorer:
         calibration = self.meta.get("calibration", {})
         self.far: float = float(calibration.get("far", float("nan")))
         self.calibration_comparisons: int = int(calibration.get("impostor_comparisons", 0))
-        self.weights_sha256 = weights_sha256(path)
+        self.network_sha256 = network_sha256(arrays)
 
     def logit(self, live: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
         """The network's output before the sigmoid (N,)."""

@@ -15,6 +15,10 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+def _rate(value: float) -> str:
+    return f"{value:.1e}"
+
+
 def run(args: argparse.Namespace) -> int:
     """Print versions, weight provenance and directories."""
     from faceunlock import __version__
@@ -23,8 +27,11 @@ def run(args: argparse.Namespace) -> int:
         remembered_sha256,
         source_graph_path,
     )
+    from faceunlock.models.unlock_head.scorer import WEIGHTS_PATH, UnlockScorer
     from faceunlock.unlock.paths import cache_dir, data_dir
 
+    scorer = UnlockScorer()
+    attempt = scorer.meta.get("attempt_calibration", {})
     graph = source_graph_path()
     checksum = remembered_sha256(graph, cache_dir())
     info = {
@@ -49,6 +56,14 @@ def run(args: argparse.Namespace) -> int:
             "source_sha256": checksum,
             "converted_cache": str(cached_weights_path(cache_dir(), checksum)),
         },
+        "unlock_network": {
+            "weights": str(WEIGHTS_PATH),
+            "network_sha256": scorer.network_sha256,
+            "threshold": scorer.threshold,
+            "calibrated_far_per_frame": scorer.far,
+            "calibrated_far_per_attempt": attempt.get("far"),
+            "attempt_far_bound": attempt.get("bound_any_correlation"),
+        },
         "data_dir": str(data_dir(args.home)),
         "cache_dir": str(cache_dir()),
     }
@@ -63,6 +78,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"  source           {weights['source']}")
     print(f"  sha256           {weights['source_sha256']}")
     print(f"  converted cache  {weights['converted_cache']}")
+    net = info["unlock_network"]
+    print(f"unlock network     {net['weights']}")
+    print(f"  sha256           {net['network_sha256']} (of its arrays)")
+    print(f"  false accepts    {_rate(net['calibrated_far_per_frame'])} per frame at p >= 0.5")
+    if net["calibrated_far_per_attempt"] is not None:
+        print(
+            f"                   {_rate(net['calibrated_far_per_attempt'])} per attempt of a "
+            f"still impostor, at most {_rate(net['attempt_far_bound'])} for any impostor"
+        )
     print(f"data directory     {info['data_dir']}")
     print(f"cache directory    {info['cache_dir']}")
     return 0

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.source)
     pipeline = pipeline_from_args(args, min_face_size=LIVE_MIN_FACE)
     scorer = UnlockScorer()
-    profiles = load_profiles(store, args.user, pipeline.weights_sha256, scorer.weights_sha256)
+    profiles = load_profiles(store, args.user, pipeline.weights_sha256, scorer.network_sha256)
     liveness = make_liveness(args.liveness or config.liveness)
     loop = UnlockLoop(pipeline, ProfileScorer(profiles, scorer), config, liveness, lockout)
     session = _session(args, loop, source)

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     lockout.refuse_if_locked_out()  # before loading any network
     scorer = UnlockScorer()
     pipeline = pipeline_from_args(args)
-    require_compatible(profile, pipeline.weights_sha256, scorer.weights_sha256)
+    require_compatible(profile, pipeline.weights_sha256, scorer.network_sha256)
     rows = []
     for path in args.images:
         rows.append(verify_image(pipeline, scorer, profile, path, lockout))

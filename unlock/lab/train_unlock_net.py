@@ -22,7 +22,8 @@ of enrolment (`models.unlock_head.scorer.OFFSET_BINS`), the strictest of the enr
 types that land in that kind (`unlock.lab.metrics.threshold_at_far`). Last, a uniform
 margin is added to every bias so that degraded copies (`unlock.lab.domain.degrade`) of
 training-identity enrolments against degraded single-image identities stay under
-`--domain-far` (security wins over LFW FRR).
+`--domain-far` (security wins over LFW FRR). Last, the attempt's false-accept rate is
+measured on held-out still attempts and written beside it (`unlock.lab.attempt_calibration`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from faceunlock.models.unlock_head.scorer import (
     relation_features,
 )
 from faceunlock.models.unlock_head.torch_head import HIDDEN, UnlockNet
+from faceunlock.unlock.lab.attempt_calibration import write_attempt_calibration
 from faceunlock.unlock.lab.lfw import (
     USER_MIN_IMAGES,
     identity_images,
@@ -414,16 +416,17 @@ class TrainingData:
     root: Path
 
 
-def load_training_data(args, pipeline) -> TrainingData:
-    """Embeddings of the training identities and the calibration probes (cached)."""
+def load_training_data(lfw_dir, pipeline, cached_only: bool = False) -> TrainingData:
+    """Embeddings of the training identities and the calibration probes (cached; with
+    `cached_only`, only images embedded before)."""
     from faceunlock.unlock.lab.embedding_store import EmbeddingStore
 
-    identities = identity_images(args.data)
+    identities = identity_images(lfw_dir)
     split = identity_split(identities)
     train_ids, calib_ids = split["training"], split["calibration"]
     root = identities[train_ids[0]][0].parent.parent
     store = EmbeddingStore(root, pipeline, policy="nearest_centre")
-    if args.cached_only:
+    if cached_only:
         identities = {n: [f for f in imgs if store.is_cached(f)] for n, imgs in identities.items()}
         train_ids = [n for n in train_ids if identities[n]]
         calib_ids = [n for n in calib_ids if identities[n]]
@@ -482,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     set_torch_threads(1)
     start = time.time()
     pipeline = load_pipeline(args.runtime)
-    data = load_training_data(args, pipeline)
+    data = load_training_data(args.data, pipeline, args.cached_only)
     stills = still_copies(data.root, pipeline, data.identities, data.train_ids, data.found_rows)
     rng = np.random.default_rng(args.seed)
     features, labels = build_training_set(data.groups, rng, None if args.no_still else stills)
@@ -542,6 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, meta=np.array(json.dumps(meta)), **net.state_arrays())
+    write_attempt_calibration(out, data, stills, pipeline)
     for key, v in per_bin.items():
         log.info(
             "calibrated %s: FAR %.2e (%d of %d held-out impostor comparisons)",
