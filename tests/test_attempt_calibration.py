@@ -59,3 +59,27 @@ def test_shipped_weights_state_the_attempt_rate(tmp_path):
     rewrite_metadata(copy, "attempt_calibration", {"far": 0.0})
     assert load_weights(copy)[1] == {"attempt_calibration": {"far": 0.0}}
     assert UnlockScorer(copy).network_sha256 == UnlockScorer().network_sha256
+
+
+def test_kofn_attempt_score_is_the_loops_rule_at_every_threshold():
+    from faceunlock.unlock.lab.eval_unlock import kofn_attempt_scores
+
+    rng = np.random.default_rng(2)
+    for m in (2, 5, 9):
+        logits = rng.normal(size=(300, m))
+        logits[rng.random(logits.shape) < 0.1] = -np.inf  # frames without a usable face
+        scores = kofn_attempt_scores(logits, 3, 5)
+        for threshold in (-0.5, 0.0, 0.7):
+            loop = [attempt_unlocks(row, 3, 5, threshold) is not None for row in logits]
+            assert np.array_equal(scores >= threshold, np.array(loop)), (m, threshold)
+
+
+def test_a_pooled_attempt_needs_k_usable_frames():
+    from faceunlock.unlock.lab.eval_unlock import pooled_embedding
+
+    rng = np.random.default_rng(3)
+    frames = _unit(rng, 3)
+    assert pooled_embedding(frames[:2], 3) is None
+    pooled = pooled_embedding(frames, 3)
+    assert np.isclose(np.linalg.norm(pooled), 1.0)
+    assert np.allclose(pooled, frames.mean(0) / np.linalg.norm(frames.mean(0)))

@@ -46,6 +46,9 @@ def test_eval_unlock_where_every_identity_is_a_user(lfw_fixtures, tmp_path, own_
     # each user against the other's images with a face (at most 8)
     assert 0 < r["impostor_comparisons"] == r["impostor_comparisons_from_users"] <= 16
     assert r["attempts"]["impostor_attempts"] == 4  # 2 chunks of 3 of the other man, each
+    pooled = r["attempts"]["pooled"]  # the mean-embedding measurement, over the same attempts
+    assert pooled["false_accepts"] == 0 and 0 <= pooled["frr"] <= 1
+    assert set(pooled["frr_at_attempt_far"]) == set(r["attempts"]["frr_at_attempt_far"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"{r['impostor_comparisons']} impostor comparisons" in text
 

@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _percent(frr_at: dict) -> str:
+    return " / ".join(f"{100 * frr_at[key]:.2f} %" for key in ("0.001", "0.0001"))
+
+
 def print_figures(r: dict) -> None:
     """The figures as a table on stdout."""
     b = r["baseline"]
@@ -58,7 +62,14 @@ def print_figures(r: dict) -> None:
         print(
             f"attempts of {a['images_per_attempt']} images, k = {a['k']} of n = {a['n']}: "
             f"FRR {100 * a['frr']:.2f} % of {a['genuine_attempts']}, FAR "
-            f"{a['false_accepts']} of {a['impostor_attempts']} ({a['far']:.2e})"
+            f"{a['false_accepts']} of {a['impostor_attempts']} ({a['far']:.2e}); FRR at "
+            f"attempt FAR 1e-3 / 1e-4: {_percent(a['frr_at_attempt_far'])}"
+        )
+        q = a["pooled"]
+        print(
+            f"  measurement, not the product's rule: p of the attempt's mean embedding: FRR "
+            f"{100 * q['frr']:.2f} %, FAR {q['false_accepts']} of {a['impostor_attempts']}; "
+            f"FRR at attempt FAR 1e-3 / 1e-4: {_percent(q['frr_at_attempt_far'])}"
         )
     counts = r["roles"]["counts"]
     print(

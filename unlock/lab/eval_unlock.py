@@ -34,46 +34,79 @@ def attempt_chunks(groups: list[list[int]], m: int) -> list[list[int]]:
     return [g[s : s + m] for g in groups for s in range(0, len(g) - m + 1, m)]
 
 
-def attempt_figures(
-    gen_logits: list[np.ndarray],
-    imp_logits: list[np.ndarray],
-    imp_chunks: list[tuple[str, list[int]]],
-    m: int,
-    k: int,
-    n: int,
-    users: list[str] | None = None,
-) -> dict:
-    """Per-attempt FRR and FAR when an attempt is `m` images of one identity, decided by the
-    live loop's k-of-n rule on p >= 0.5 (the rule applied to logits at threshold 0).
+def kofn_attempt_scores(logits: np.ndarray, k: int, n: int) -> np.ndarray:
+    """Per attempt (rows of per-frame logits, in order): the highest threshold at which the
+    live loop's k-of-n rule unlocks on it (`unlock.app.live.attempt_unlocks` unlocks at
+    threshold t exactly when t <= this score; -inf: never)."""
+    logits = np.atleast_2d(np.asarray(logits, np.float64))
+    best = np.full(len(logits), -np.inf)
+    for i in range(logits.shape[1]):
+        window = logits[:, max(0, i - n + 1) : i + 1]
+        if window.shape[1] < k:
+            continue
+        kth = np.sort(window, axis=1)[:, -k]
+        best = np.maximum(best, np.minimum(logits[:, i], kth))
+    return best
 
-    gen_logits[u]: user u's genuine images in order (-inf where no face was found);
-    imp_logits[u]: every image of the impostor pool against user u; imp_chunks: (identity,
-    rows of the pool) per attempt (`attempt_chunks`); users[u]: user u's identity, whose own
-    chunks are no impostor attempts against u.
+
+def pooled_embedding(frames: np.ndarray, k: int) -> np.ndarray | None:
+    """The normalised mean of an attempt's usable frames (M x 512), None with fewer than k."""
+    if len(frames) < k:
+        return None
+    mean = frames.mean(axis=0)
+    return mean / np.linalg.norm(mean)
+
+
+def attempt_rule_figures(genuine: np.ndarray, impostor: np.ndarray) -> dict:
+    """FRR and false accepts at p >= 0.5 (score >= 0) of attempt scores, and the FRR at
+    attempt FARs of 1e-3 and 1e-4 (the rule's ranking, whatever its bias)."""
+    figures = operating_figures(genuine, impostor, 0.0, (1e-3, 1e-4))
+    return {
+        "frr": figures["frr"],
+        "false_accepts": figures["false_accepts"],
+        "far": figures["far"] if len(impostor) else None,
+        "frr_at_attempt_far": {
+            key.removeprefix("frr_at_far_"): v for key, v in figures.items() if "_at_" in key
+        },
+    }
+
+
+def attempt_figures(scores: Scores, impostors: np.ndarray, imp_chunks, m: int, k: int, n: int):
+    """Per-attempt FRR and FAR when an attempt is `m` images of one identity.
+
+    Two rules over the same attempts: `kofn`, the live loop's rule (p >= 0.5 on k of the
+    last n frames), and `pooled`, the network's p of the attempt's mean embedding (at least
+    k usable frames) with the per-comparison calibration: a measurement of what fusing an
+    attempt's frames would give, not the product's rule. `impostors`: the pool's embeddings;
+    imp_chunks: (identity, rows of the pool) per attempt (`attempt_chunks`); a user's own
+    chunks are no impostor attempts against them.
     """
-    from faceunlock.unlock.app.live import attempt_unlocks
-
-    genuine = accepted = impostors = false_accepts = 0
-    for u, (gen, imp) in enumerate(zip(gen_logits, imp_logits)):
+    rows = np.array([c for _, c in imp_chunks], int).reshape(len(imp_chunks), m)
+    owners = np.array([o for o, _ in imp_chunks])
+    pooled_imp = np.stack([impostors[r].mean(axis=0) for r in rows])
+    pooled_imp /= np.linalg.norm(pooled_imp, axis=1, keepdims=True)
+    gen_kofn, gen_pooled, imp_kofn, imp_pooled = [], [], [], []
+    for u, name in enumerate(scores.names):
+        gen, enrolled = scores.net_gen[u], scores.enrolled[u]
         for chunk in attempt_chunks([list(range(len(gen)))], m):
-            genuine += 1
-            accepted += attempt_unlocks(gen[chunk], k, n, threshold=0.0) is not None
-        hits = imp >= 0
-        for owner, chunk in imp_chunks:
-            if users is not None and owner == users[u]:
-                continue
-            impostors += 1
-            if hits[chunk].sum() >= k:  # fewer hits can never unlock
-                false_accepts += attempt_unlocks(imp[chunk], k, n, threshold=0.0) is not None
+            gen_kofn.append(kofn_attempt_scores(gen[chunk][None], k, n)[0])
+            usable = [scores.gen_rows[u][c] for c in chunk if np.isfinite(gen[c])]
+            pooled = pooled_embedding(scores.live_emb[usable], k)
+            gen_pooled.append(
+                -np.inf if pooled is None else float(scores.scorer.logit(pooled, enrolled)[0])
+            )
+        mine = owners != name
+        imp_kofn.append(kofn_attempt_scores(scores.imp_pool[u][rows[mine]], k, n))
+        imp_pooled.append(scores.scorer.logit(pooled_imp[mine], enrolled))
+    kofn = attempt_rule_figures(np.array(gen_kofn), np.concatenate(imp_kofn))
     return {
         "images_per_attempt": m,
         "k": k,
         "n": n,
-        "genuine_attempts": genuine,
-        "frr": round(1 - accepted / genuine, 6) if genuine else None,
-        "impostor_attempts": impostors,
-        "false_accepts": false_accepts,
-        "far": false_accepts / impostors if impostors else None,
+        "genuine_attempts": len(gen_kofn),
+        "impostor_attempts": int(sum(len(x) for x in imp_kofn)),
+        **kofn,
+        "pooled": attempt_rule_figures(np.array(gen_pooled), np.concatenate(imp_pooled)),
     }
 
 
@@ -164,6 +197,10 @@ class Scores:
     cos_imp: list = field(default_factory=list)
     imp_pool: list = field(default_factory=list)  # per user: logits of the whole pool
     names: list = field(default_factory=list)  # the users scored (not failed to enrol)
+    enrolled: list = field(default_factory=list)  # per user: enrolled embeddings (K x 512)
+    gen_rows: list = field(default_factory=list)  # per user: rows of its genuine attempts
+    live_emb: np.ndarray | None = None  # the embeddings those rows index
+    scorer: object = None
     from_users: int = 0  # impostor comparisons whose image is another user's
     fte: int = 0
     fta_genuine: int = 0
@@ -181,7 +218,7 @@ def score_users(scorer, users, identities, index, emb, faces, enrol, impostors, 
     imp_is_user = np.isin(imp_owner, users)
     found, gated = faces
     usable = found & ~gated
-    out = Scores()
+    out = Scores(live_emb=emb, scorer=scorer)
     for name in users:
         rows = [index[f] for f in identities[name]]
         enrol_rows = [r for r in rows[:enroll_k] if enrol_found[r]]
@@ -208,6 +245,8 @@ def score_users(scorer, users, identities, index, emb, faces, enrol, impostors, 
         pool = scorer.logit(imp_emb, enrolled)
         out.imp_pool.append(pool)
         out.names.append(name)
+        out.enrolled.append(enrolled)
+        out.gen_rows.append(attempts)
         out.net_imp.append(pool[others])
         out.cos_imp.append((imp_emb @ template)[others])
         out.from_users += int(np.sum(others & imp_is_user))
@@ -282,9 +321,7 @@ def evaluate_unlock(data, pipeline, opts: UnlockProtocol, enrol_pipeline=None):
             for chunk in attempt_chunks([group], opts.attempt_frames)
         ]
         config = Config()
-        attempts = attempt_figures(
-            s.net_gen, s.imp_pool, chunks, opts.attempt_frames, config.k, config.n, s.names
-        )
+        attempts = attempt_figures(s, impostors[0], chunks, opts.attempt_frames, config.k, config.n)
     net_gen, net_imp = np.concatenate(s.net_gen), np.concatenate(s.net_imp)
     cos_gen, cos_imp = np.concatenate(s.cos_gen), np.concatenate(s.cos_imp)
     baseline_threshold = float(scorer.meta.get("baseline", {}).get("cosine_threshold", np.nan))
