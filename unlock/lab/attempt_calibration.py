@@ -56,24 +56,10 @@ def still_attempt_files(identities: dict[str, list[Path]]) -> list[Path]:
 def still_attempt_frames(files: list[Path], pipeline, n: int) -> np.ndarray:
     """A x n x 512: n still copies of each photo whose face is found in every copy (cached
     embeddings, the stores `train_unlock_net.still_copies` uses)."""
-    from faceunlock.unlock.lab.domain import STILL_NAME, still_copy
-    from faceunlock.unlock.lab.embedding_store import EmbeddingStore
+    from faceunlock.unlock.lab.train_unlock_net import embed_still_copies
 
-    root = files[0].parent.parent
-    frames, ok = [], np.ones(len(files), bool)
-    for c in range(n):
-        store = EmbeddingStore(
-            root,
-            pipeline,
-            policy="nearest_centre",
-            transform=still_copy(c),
-            transform_name=f"{STILL_NAME}-{c}",
-            fallback_centre=False,
-        )
-        emb, found = store.embeddings(files)
-        frames.append(emb.astype(np.float32))
-        ok &= found
-    return np.stack(frames, axis=1)[ok]
+    frames, ok = embed_still_copies(files[0].parent.parent, pipeline, files, n)
+    return frames[ok]
 
 
 def attempts_accepted(p: np.ndarray, k: int, threshold: float) -> np.ndarray:

@@ -203,19 +203,16 @@ def merge_ensemble(nets: list[UnlockNet]) -> UnlockNet:
     return merged.eval()
 
 
-def still_copies(
-    root: Path, pipeline, identities: dict, train_ids: list[str], found_rows: dict
-) -> list[list[tuple[int, np.ndarray]]]:
-    """Per training identity: (group row, STILL_COPIES x 512 copies) of its first photos.
-
-    Only photos whose face was found, plain and in every copy, are used.
-    """
+def embed_still_copies(
+    root: Path, pipeline, files: list[Path], copies: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(files x copies x 512 embeddings of `still_copy` 0..copies-1 of each file, whether
+    the face was found in every copy); cached, one store per copy."""
     from faceunlock.unlock.lab.domain import STILL_NAME, still_copy
     from faceunlock.unlock.lab.embedding_store import EmbeddingStore
 
-    files = [identities[n][i] for n in train_ids for i in found_rows[n][:STILL_IMAGES]]
-    copies, ok = [], np.ones(len(files), bool)
-    for c in range(STILL_COPIES):
+    embedded, ok = [], np.ones(len(files), bool)
+    for c in range(copies):
         store = EmbeddingStore(
             root,
             pipeline,
@@ -225,9 +222,20 @@ def still_copies(
             fallback_centre=False,
         )
         emb, found = store.embeddings(files)
-        copies.append(emb.astype(np.float32))
+        embedded.append(emb.astype(np.float32))
         ok &= found
-    stacked = np.stack(copies, axis=1)  # files x copies x 512
+    return np.stack(embedded, axis=1), ok
+
+
+def still_copies(
+    root: Path, pipeline, identities: dict, train_ids: list[str], found_rows: dict
+) -> list[list[tuple[int, np.ndarray]]]:
+    """Per training identity: (group row, STILL_COPIES x 512 copies) of its first photos.
+
+    Only photos whose face was found, plain and in every copy, are used.
+    """
+    files = [identities[n][i] for n in train_ids for i in found_rows[n][:STILL_IMAGES]]
+    stacked, ok = embed_still_copies(root, pipeline, files, STILL_COPIES)
     out, i = [], 0
     for n in train_ids:
         mine = []
