@@ -155,3 +155,34 @@ def test_an_ensemble_merges_into_one_network_with_the_mean_logit():
     with torch.no_grad():
         expected = sum(m.head(x) for m in members) / 3
         torch.testing.assert_close(merged.head(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_training_families_are_seeded_webcam_conditions(lfw_fixtures):
+    from faceunlock.unlock.lab.domain import TRAINING_FAMILIES
+
+    image = load_image(lfw_fixtures / "Colin_Powell/Colin_Powell_0001.jpg")
+    for name, family in TRAINING_FAMILIES.items():
+        once, again = family(image, "a.jpg"), family(image, "a.jpg")
+        assert once.shape == image.shape and once.dtype == np.uint8, name
+        assert np.array_equal(once, again), name  # the embedding cache stays valid
+        assert not np.array_equal(once, family(image, "b.jpg")), name
+        assert not np.array_equal(once[..., 0], once[..., 1]), name  # colour, unlike degrade
+
+
+def test_family_pairs_probe_with_degraded_copies():
+    from faceunlock.unlock.lab.train_unlock_net import family_training_pairs
+
+    rng = np.random.default_rng(0)
+
+    def unit(x):
+        return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+    centres = unit(rng.normal(size=(6, 512)))
+    groups = [unit(c + 0.6 * unit(rng.normal(size=(4, 512)))) for c in centres]
+    degraded = [unit(g + 0.3 * unit(rng.normal(size=g.shape))) for g in groups]
+    degraded[0][1] = np.nan  # a copy whose face was not found is never used
+    feats, labels = family_training_pairs(groups, degraded, rng)
+    assert feats.shape[1] == 7 and not np.isnan(feats).any()
+    assert 0 < labels.sum() < len(labels)
+    genuine, impostor = feats[labels == 1, 0], feats[labels == 0, 0]
+    assert genuine.mean() > impostor.mean() + 0.2

@@ -105,3 +105,56 @@ def harsh_light(image_bgr: np.ndarray, name: str) -> np.ndarray:
     gamma = float(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
     out = np.power(image_bgr.astype(np.float32) / 255.0, gamma) * gain[..., None]
     return np.clip(out * 255.0, 0, 255).astype(np.uint8)
+
+
+LOW_LIGHT_NAME = "low-light-v1"
+
+
+def low_light(image_bgr: np.ndarray, name: str) -> np.ndarray:
+    """A colour webcam in a dim room, seeded: the scene at 15-45 % of its light, sensor
+    noise per channel (sigma 1.5-4 grey levels before gain), the automatic gain that brings
+    it back up (amplifying the noise) and video compression (JPEG quality 45-80).
+
+    A training family only (`train_unlock_net`): it shares no step with `degrade` beyond
+    JPEG (no grayscale, no blur, no gamma) and is never used by an evaluation.
+    """
+    rng = _rng(name)
+    light = rng.uniform(0.15, 0.45)
+    dim = image_bgr.astype(np.float32) * light
+    dim += rng.normal(0.0, rng.uniform(1.5, 4.0), dim.shape)
+    gain = rng.uniform(0.6, 1.0) / light
+    out = np.clip(np.round(np.clip(dim, 0, 255)) * gain, 0, 255).astype(np.uint8)
+    quality = int(rng.integers(45, 81))
+    ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+
+
+LOW_RESOLUTION_NAME = "low-resolution-v1"
+
+
+def low_resolution(image_bgr: np.ndarray, name: str) -> np.ndarray:
+    """A face far from a small camera, moving, seeded: motion blur along a random direction
+    (3-9 px), the image shrunk to 30-55 % of its side and scaled back up (bilinear).
+
+    A training family only (`train_unlock_net`), never used by an evaluation.
+    """
+    rng = _rng(name)
+    length = int(rng.integers(3, 10))
+    kernel = np.zeros((length, length), np.float32)
+    kernel[length // 2, :] = 1.0 / length
+    angle = rng.uniform(0.0, 180.0)
+    rotation = cv2.getRotationMatrix2D(((length - 1) / 2, (length - 1) / 2), angle, 1.0)
+    kernel = cv2.warpAffine(kernel, rotation, (length, length))
+    kernel /= max(float(kernel.sum()), 1e-6)
+    blurred = cv2.filter2D(image_bgr, -1, kernel, borderType=cv2.BORDER_REFLECT)
+    h, w = image_bgr.shape[:2]
+    scale = rng.uniform(0.30, 0.55)
+    small = cv2.resize(
+        blurred, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+TRAINING_FAMILIES = {LOW_LIGHT_NAME: low_light, LOW_RESOLUTION_NAME: low_resolution}

@@ -139,6 +139,63 @@ def build_training_set(
     return np.concatenate(feats), np.concatenate(labels)
 
 
+def family_groups(data: TrainingData, pipeline, name: str, transform) -> list[np.ndarray]:
+    """Per training identity: its images under a training degradation family
+    (`unlock.lab.domain.TRAINING_FAMILIES`), row for row as in `data.groups`, NaN where the
+    face was not found in the degraded copy (cached)."""
+    from faceunlock.unlock.lab.embedding_store import EmbeddingStore
+
+    store = EmbeddingStore(data.root, pipeline, transform=transform, transform_name=name)
+    files = [data.identities[n][r] for n in data.train_ids for r in data.found_rows[n]]
+    emb, found = store.embeddings(files)
+    emb = emb.astype(np.float32)
+    emb[~found] = np.nan
+    out, start = [], 0
+    for n in data.train_ids:
+        count = len(data.found_rows[n])
+        out.append(emb[start : start + count])
+        start += count
+    return out
+
+
+def family_training_pairs(
+    groups: list[np.ndarray], degraded: list[np.ndarray], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Relation features and labels with degraded probes: for each training identity, its
+    first photos and two random subsets enrolled as photos and as degraded copies, against
+    the degraded copies of its other photos (genuine) and of other identities' photos (the
+    hardest by cosine and a random sample)."""
+    owner = np.concatenate([np.full(len(g), i) for i, g in enumerate(degraded)])
+    bank = np.concatenate(degraded)
+    usable = ~np.isnan(bank[:, 0])
+    feats, labels = [], []
+    for i, (plain, copies) in enumerate(zip(groups, degraded)):
+        n = len(plain)
+        if n < 2:
+            continue
+        others = np.flatnonzero((owner != i) & usable)
+        plans = [np.arange(min(5, n - 1))]
+        for _ in range(2):
+            k = int(rng.integers(1, min(10, n - 1) + 1))
+            plans.append(rng.permutation(n)[:k])
+        for rows in plans:
+            rest = np.setdiff1d(np.arange(n), rows)
+            genuine = copies[rest][~np.isnan(copies[rest][:, 0])]
+            enrolments = [plain[rows]]
+            if not np.isnan(copies[rows][:, 0]).any():
+                enrolments.append(copies[rows])
+            for enrolled in enrolments:
+                cos = bank[others] @ enrolled.mean(axis=0)
+                hard = others[np.argsort(-cos)[:60]]
+                sample = rng.choice(others, size=min(240, len(others)), replace=False)
+                if len(genuine):
+                    feats.append(relation_features(genuine, enrolled))
+                    labels.append(np.ones(len(genuine), np.float32))
+                feats.append(relation_features(bank[np.concatenate([hard, sample])], enrolled))
+                labels.append(np.zeros(len(hard) + len(sample), np.float32))
+    return np.concatenate(feats), np.concatenate(labels)
+
+
 def train(
     features: np.ndarray,
     labels: np.ndarray,
@@ -399,6 +456,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "in one wider network (less seed-to-seed variance in the calibrated tail)",
     )
     parser.add_argument(
+        "--families",
+        action="store_true",
+        help="also train on degraded probes of the training families "
+        "(unlock.lab.domain.TRAINING_FAMILIES: low light, low resolution)",
+    )
+    parser.add_argument(
         "--no-still",
         action="store_true",
         help="ablation: train without still-video enrolments (still calibrated on them)",
@@ -497,6 +560,15 @@ def main(argv: list[str] | None = None) -> int:
     stills = still_copies(data.root, pipeline, data.identities, data.train_ids, data.found_rows)
     rng = np.random.default_rng(args.seed)
     features, labels = build_training_set(data.groups, rng, None if args.no_still else stills)
+    if args.families:
+        from faceunlock.unlock.lab.domain import TRAINING_FAMILIES
+
+        for name, transform in TRAINING_FAMILIES.items():
+            more = family_training_pairs(
+                data.groups, family_groups(data, pipeline, name, transform), rng
+            )
+            features = np.concatenate([features, more[0]])
+            labels = np.concatenate([labels, more[1]])
     log.info(
         "%d training identities, %d pairs (%d genuine)",
         len(data.groups),
