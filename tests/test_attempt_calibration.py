@@ -83,3 +83,19 @@ def test_a_pooled_attempt_needs_k_usable_frames():
     pooled = pooled_embedding(frames, 3)
     assert np.isclose(np.linalg.norm(pooled), 1.0)
     assert np.allclose(pooled, frames.mean(0) / np.linalg.norm(frames.mean(0)))
+
+
+def test_attempt_figures_without_impostor_attempts():
+    from faceunlock.unlock.lab.eval_unlock import Scores, attempt_figures
+
+    rng = np.random.default_rng(4)
+    emb = _unit(rng, 10)
+    scorer = UnlockScorer()
+    scores = Scores(live_emb=emb, scorer=scorer, names=["a"], enrolled=[emb[:2]])
+    scores.gen_rows = [[2, 3, 4, 5, 6, 7]]
+    scores.net_gen = [scorer.logit(emb[2:8], emb[:2])]
+    scores.imp_pool = [np.zeros(0)]
+    figures = attempt_figures(scores, np.zeros((0, 512), np.float32), [], 3, 3, 5)
+    assert figures["genuine_attempts"] == 2 and figures["impostor_attempts"] == 0
+    assert figures["far"] is None and figures["pooled"]["far"] is None
+    assert figures["frr"] == 1.0  # random faces are not the enrolled person

@@ -50,8 +50,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate(far: float | None) -> str:
+    return "-" if far is None else f"{far:.2e}"
+
+
 def _percent(frr_at: dict) -> str:
-    return " / ".join(f"{100 * frr_at[key]:.2f} %" for key in ("0.001", "0.0001"))
+    return " / ".join(f"{100 * frr_at[key]:.2f} %" for key in frr_at) or "no impostor attempts"
 
 
 def print_figures(r: dict) -> None:
@@ -62,7 +66,7 @@ def print_figures(r: dict) -> None:
         print(
             f"attempts of {a['images_per_attempt']} images, k = {a['k']} of n = {a['n']}: "
             f"FRR {100 * a['frr']:.2f} % of {a['genuine_attempts']}, FAR "
-            f"{a['false_accepts']} of {a['impostor_attempts']} ({a['far']:.2e}); FRR at "
+            f"{a['false_accepts']} of {a['impostor_attempts']} ({_rate(a['far'])}); FRR at "
             f"attempt FAR 1e-3 / 1e-4: {_percent(a['frr_at_attempt_far'])}"
         )
         q = a["pooled"]

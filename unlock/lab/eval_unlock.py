@@ -60,11 +60,18 @@ def pooled_embedding(frames: np.ndarray, k: int) -> np.ndarray | None:
 def attempt_rule_figures(genuine: np.ndarray, impostor: np.ndarray) -> dict:
     """FRR and false accepts at p >= 0.5 (score >= 0) of attempt scores, and the FRR at
     attempt FARs of 1e-3 and 1e-4 (the rule's ranking, whatever its bias)."""
+    if not len(impostor):
+        return {
+            "frr": round(float(np.mean(genuine < 0)), 6) if len(genuine) else None,
+            "false_accepts": 0,
+            "far": None,
+            "frr_at_attempt_far": {},
+        }
     figures = operating_figures(genuine, impostor, 0.0, (1e-3, 1e-4))
     return {
         "frr": figures["frr"],
         "false_accepts": figures["false_accepts"],
-        "far": figures["far"] if len(impostor) else None,
+        "far": figures["far"],
         "frr_at_attempt_far": {
             key.removeprefix("frr_at_far_"): v for key, v in figures.items() if "_at_" in key
         },
@@ -83,8 +90,8 @@ def attempt_figures(scores: Scores, impostors: np.ndarray, imp_chunks, m: int, k
     """
     rows = np.array([c for _, c in imp_chunks], int).reshape(len(imp_chunks), m)
     owners = np.array([o for o, _ in imp_chunks])
-    pooled_imp = np.stack([impostors[r].mean(axis=0) for r in rows])
-    pooled_imp /= np.linalg.norm(pooled_imp, axis=1, keepdims=True)
+    pooled_imp = impostors[rows.reshape(-1)].reshape(len(rows), m, impostors.shape[1]).mean(axis=1)
+    pooled_imp /= np.maximum(np.linalg.norm(pooled_imp, axis=1, keepdims=True), 1e-12)
     gen_kofn, gen_pooled, imp_kofn, imp_pooled = [], [], [], []
     for u, name in enumerate(scores.names):
         gen, enrolled = scores.net_gen[u], scores.enrolled[u]
