@@ -47,10 +47,11 @@ log = logging.getLogger(__name__)
 
 
 def still_attempt_files(identities: dict[str, list[Path]]) -> list[Path]:
-    """The photos whose still copies make the impostor attempts: every second
-    single-image identity (sorted by name)."""
-    singles = sorted(name for name, images in identities.items() if len(images) == 1)
-    return [identities[name][0] for name in singles[::2]]
+    """The photos whose still copies make the impostor attempts: every second identity of
+    the held-out calibration split (`unlock.lab.lfw.identity_split`, one image each)."""
+    from faceunlock.unlock.lab.lfw import identity_split
+
+    return [identities[name][0] for name in identity_split(identities)["calibration"][::2]]
 
 
 def still_attempt_frames(files: list[Path], pipeline, n: int) -> np.ndarray:
